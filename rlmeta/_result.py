@@ -72,7 +72,9 @@ class ResultMixin:
         title = html.escape(type(self).__name__)
         text = html.escape(self.summary())
         try:
-            table = self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}", escape=True)
+            table = self.to_frame().to_html(
+                index=False, float_format=lambda v: f"{v:.4f}", escape=True
+            )
         except Exception:  # a result without a tidy frame still shows its summary
             table = ""
         return f"<div><strong>{title}</strong><pre>{text}</pre>{table}</div>"

@@ -39,7 +39,15 @@ DROP_LOG_COLUMNS = [
     "metric",
     "reason",
 ]
-_IDENTIFYING = ["source", "source_row", "row_id", "study_id", "comparison_id", "benchmark", "metric"]
+_IDENTIFYING = [
+    "source",
+    "source_row",
+    "row_id",
+    "study_id",
+    "comparison_id",
+    "benchmark",
+    "metric",
+]
 
 
 def _clean(value: Any) -> Any:

@@ -109,7 +109,9 @@ def d_from_t(t, n1, n2):
     >>> round(float(d_from_t(2.0, 20, 20)), 6)
     0.632456
     """
-    return np.asarray(t, dtype=float) * np.sqrt(1 / np.asarray(n1, float) + 1 / np.asarray(n2, float))
+    return np.asarray(t, dtype=float) * np.sqrt(
+        1 / np.asarray(n1, float) + 1 / np.asarray(n2, float)
+    )
 
 
 def d_from_p(p, n1, n2, sign=1):
@@ -180,7 +182,11 @@ def long_to_wide(long: pd.DataFrame) -> pd.DataFrame:
     keys = ["study_id", "comparison_id", "benchmark", "metric"]
     if "benchmark_setting" in long.columns:
         keys.append("benchmark_setting")
-    per_arm = [c for c in ("score", "sd", "se", "n", "model", "method", "source_row", "seed") if c in long.columns]
+    per_arm = [
+        c
+        for c in ("score", "sd", "se", "n", "model", "method", "source_row", "seed")
+        if c in long.columns
+    ]
     counts = long.groupby(keys, dropna=False)["arm"].transform("nunique")
     lonely = (counts < 2).to_numpy()
     if lonely.any():
@@ -351,7 +357,10 @@ def effect_sizes(
                 "(raw scores); use a continuous measure (MD/SMD) with an SD"
             )
         has_se = use_reported_se & ~np.isnan(se1) & ~np.isnan(se2)
-        need(np.isnan(n1) & ~has_se, "n_items (or rl_n/baseline_n) missing: the binomial variance needs the number of items")
+        need(
+            np.isnan(n1) & ~has_se,
+            "n_items (or rl_n/baseline_n) missing: the binomial variance needs the number of items",
+        )
         yi, vi, src = _proportion_effect(m, y1, y2, n1, n2, se1, se2, has_se, rho, add, to)
         var_source[:] = src
         if m == "RD":
@@ -361,7 +370,10 @@ def effect_sizes(
         sd1, sd2, src = _arm_sds(wide, y1, y2, n1, n2, se1, se2, bounded, div, assumed_sd)
         var_source[:] = src
         need(np.isnan(n1) | np.isnan(n2), "sample size missing (rl_n/baseline_n or n_items)")
-        need(np.isnan(sd1) | np.isnan(sd2), "no SD or SE for a raw score; supply rl_sd/baseline_sd or assumed_sd")
+        need(
+            np.isnan(sd1) | np.isnan(sd2),
+            "no SD or SE for a raw score; supply rl_sd/baseline_sd or assumed_sd",
+        )
         yi, vi = _continuous_effect(m, y1, y2, sd1, sd2, n1, n2, correct)
         if m == "ROM":
             need((y1 <= 0) | (y2 <= 0), "ROM needs positive means in both arms")
@@ -374,12 +386,21 @@ def effect_sizes(
             rr = np.where(np.isnan(rr), float(r), rr)
         need(np.isnan(rr), f"{m} needs the between-arm correlation: add an 'r' column or pass r=")
         need(np.isnan(n1), "sample size missing (n_items or rl_n)")
-        need(np.isnan(sd1) | np.isnan(sd2), "no SD or SE for a raw score; supply rl_sd/baseline_sd or assumed_sd")
+        need(
+            np.isnan(sd1) | np.isnan(sd2),
+            "no SD or SE for a raw score; supply rl_sd/baseline_sd or assumed_sd",
+        )
         yi, vi = _paired_effect(m, y1, y2, sd1, sd2, n1, rr)
         extra["r"] = rr
 
-    need(~np.isfinite(yi) | ~np.isfinite(vi), f"{m} is undefined for these scores (e.g. a proportion of 0 or 1 without a correction, or n < 2)")
-    need(np.isfinite(vi) & (vi <= 0), "variance is 0 (e.g. both proportions at 0 or 1); the effect carries no information about precision")
+    need(
+        ~np.isfinite(yi) | ~np.isfinite(vi),
+        f"{m} is undefined for these scores (e.g. a proportion of 0 or 1 without a correction, or n < 2)",
+    )
+    need(
+        np.isfinite(vi) & (vi <= 0),
+        "variance is 0 (e.g. both proportions at 0 or 1); the effect carries no information about precision",
+    )
     return _finish(wide, m, yi, vi, reasons, var_source, level, extra)
 
 
@@ -399,7 +420,11 @@ def _check_min_n(wide: pd.DataFrame, n1: np.ndarray, n2: np.ndarray, m: str) -> 
 
 def _finish(wide, m, yi, vi, reasons, var_source, level, extra) -> pd.DataFrame:
     out = wide.copy()
-    flip = ~out["higher_is_better"].astype(bool).to_numpy() if "higher_is_better" in out.columns else np.zeros(len(out), bool)
+    flip = (
+        ~out["higher_is_better"].astype(bool).to_numpy()
+        if "higher_is_better" in out.columns
+        else np.zeros(len(out), bool)
+    )
     yi = np.where(flip, -yi, yi)
     out["measure"] = m
     out["yi"] = yi

@@ -146,7 +146,9 @@ def _source(frame: pd.DataFrame, source: str | None) -> str | None:
     return None
 
 
-def coerce_bool(series: pd.Series, *, column: str, source: str | None, frame: pd.DataFrame) -> pd.Series:
+def coerce_bool(
+    series: pd.Series, *, column: str, source: str | None, frame: pd.DataFrame
+) -> pd.Series:
     """Convert a column of booleans written as bool, 0/1 or true/false/yes/no.
 
     Anything else raises :class:`SchemaError` listing the offending rows.
@@ -190,7 +192,9 @@ def _numeric(frame: pd.DataFrame, column: str, source: str | None) -> pd.Series:
     return num.astype(float)
 
 
-def _require(frame: pd.DataFrame, columns: Iterable[Column], source: str | None, layout: str) -> None:
+def _require(
+    frame: pd.DataFrame, columns: Iterable[Column], source: str | None, layout: str
+) -> None:
     missing = [c.name for c in columns if c.required and c.name not in frame.columns]
     if missing:
         names = ", ".join(f"'{m}'" for m in missing)
@@ -254,7 +258,9 @@ def _check_bounds(frame: pd.DataFrame, score_cols: list[str], source: str | None
                 )
 
 
-def _check_positive(frame: pd.DataFrame, column: str, source: str | None, *, strict: bool, what: str) -> None:
+def _check_positive(
+    frame: pd.DataFrame, column: str, source: str | None, *, strict: bool, what: str
+) -> None:
     vals = frame[column].to_numpy(dtype=float)
     bad = ~np.isnan(vals) & ((vals <= 0) if strict else (vals < 0))
     if bad.any():
@@ -299,7 +305,9 @@ def _defaults(frame: pd.DataFrame) -> pd.DataFrame:
     if "comparison_id" not in frame.columns:
         frame["comparison_id"] = frame["study_id"]
     else:
-        frame["comparison_id"] = frame["comparison_id"].where(frame["comparison_id"].notna(), frame["study_id"])
+        frame["comparison_id"] = frame["comparison_id"].where(
+            frame["comparison_id"].notna(), frame["study_id"]
+        )
     if "metric" not in frame.columns:
         frame["metric"] = "score"
     if "higher_is_better" not in frame.columns:
@@ -336,8 +344,12 @@ def validate_wide(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataF
         elif col.kind == "str":
             out[col.name] = _strings(out, col.name, src, col.required)
     out = _defaults(out)
-    out["higher_is_better"] = coerce_bool(out["higher_is_better"], column="higher_is_better", source=src, frame=out)
-    out["higher_is_better"] = out["higher_is_better"].map(lambda v: True if v is None else bool(v)).astype(bool)
+    out["higher_is_better"] = coerce_bool(
+        out["higher_is_better"], column="higher_is_better", source=src, frame=out
+    )
+    out["higher_is_better"] = (
+        out["higher_is_better"].map(lambda v: True if v is None else bool(v)).astype(bool)
+    )
     for col in ("rl_score", "baseline_score"):
         miss = out[col].isna().to_numpy()
         if miss.any():
@@ -398,11 +410,20 @@ def validate_long(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataF
             column="arm",
         )
     out["arm"] = arms.astype(object)
-    out["higher_is_better"] = coerce_bool(out["higher_is_better"], column="higher_is_better", source=src, frame=out)
-    out["higher_is_better"] = out["higher_is_better"].map(lambda v: True if v is None else bool(v)).astype(bool)
+    out["higher_is_better"] = coerce_bool(
+        out["higher_is_better"], column="higher_is_better", source=src, frame=out
+    )
+    out["higher_is_better"] = (
+        out["higher_is_better"].map(lambda v: True if v is None else bool(v)).astype(bool)
+    )
     miss = out["score"].isna().to_numpy()
     if miss.any():
-        raise SchemaError("expected a score, got an empty cell", file=src, row=row_numbers(out, miss), column="score")
+        raise SchemaError(
+            "expected a score, got an empty cell",
+            file=src,
+            row=row_numbers(out, miss),
+            column="score",
+        )
     if "sd" in out.columns:
         _check_positive(out, "sd", src, strict=True, what="a standard deviation")
     if "se" in out.columns:
@@ -417,7 +438,9 @@ def validate_long(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataF
     return out
 
 
-def validate_effects(frame: pd.DataFrame, *, yi: str = "yi", vi: str = "vi", source: str | None = None) -> pd.DataFrame:
+def validate_effects(
+    frame: pd.DataFrame, *, yi: str = "yi", vi: str = "vi", source: str | None = None
+) -> pd.DataFrame:
     """Check an effects table: numeric ``yi`` and ``vi``, ``vi >= 0``.
 
     Missing values are allowed here (the model logs and drops them); text in a

@@ -81,14 +81,17 @@ def test_smd_from_t(golden_escalc):
     close(vi, g["vi"], CLOSED)
 
 
-@pytest.mark.parametrize("measure,key,kw", [
-    ("RD", "RD", {}),
-    ("LOR", "OR", {}),
-    ("LRR", "RR", {}),
-    ("AS", "AS", {}),
-    ("OR", "OR_to_all", {"to": "all"}),
-    ("RR", "RR_to_none", {"to": "none"}),
-])
+@pytest.mark.parametrize(
+    "measure,key,kw",
+    [
+        ("RD", "RD", {}),
+        ("LOR", "OR", {}),
+        ("LRR", "RR", {}),
+        ("AS", "AS", {}),
+        ("OR", "OR_to_all", {"to": "all"}),
+        ("RR", "RR_to_none", {"to": "none"}),
+    ],
+)
 def test_proportions(golden_escalc, measure, key, kw):
     g = golden_escalc["escalc"][key]
     frame = _wide_prop(g["input"])
@@ -100,7 +103,9 @@ def test_proportions(golden_escalc, measure, key, kw):
     keep = ~np.isnan(yi)
     dropped_by_metafor = np.isnan(exp_y)
     assert not np.any(keep & dropped_by_metafor), "rlmeta kept a row metafor could not compute"
-    assert np.all(keep | (exp_v == 0) | np.isnan(exp_v) | ~np.isfinite(exp_y)), "rlmeta dropped a computable row"
+    assert np.all(keep | (exp_v == 0) | np.isnan(exp_v) | ~np.isfinite(exp_y)), (
+        "rlmeta dropped a computable row"
+    )
     close(yi[keep], exp_y[keep], CLOSED, what=f"{measure} yi")
     close(vi[keep], exp_v[keep], CLOSED, what=f"{measure} vi")
 
@@ -108,9 +113,18 @@ def test_proportions(golden_escalc, measure, key, kw):
 def test_published_datasets(golden_escalc):
     g = golden_escalc["escalc"]["normand_SMD"]
     d = pd.DataFrame(g["input"])
-    frame = pd.DataFrame({"study_id": [f"s{i}" for i in range(len(d))], "benchmark": "b",
-                          "rl_score": d["m1i"], "baseline_score": d["m2i"], "rl_sd": d["sd1i"],
-                          "baseline_sd": d["sd2i"], "rl_n": d["n1i"], "baseline_n": d["n2i"]})
+    frame = pd.DataFrame(
+        {
+            "study_id": [f"s{i}" for i in range(len(d))],
+            "benchmark": "b",
+            "rl_score": d["m1i"],
+            "baseline_score": d["m2i"],
+            "rl_sd": d["sd1i"],
+            "baseline_sd": d["sd2i"],
+            "rl_n": d["n1i"],
+            "baseline_n": d["n2i"],
+        }
+    )
     yi, vi, _ = _effects_all_rows(frame, "SMD")
     close(yi, g["yi"], CLOSED)
     close(vi, g["vi"], CLOSED)
@@ -125,17 +139,35 @@ def test_published_datasets(golden_escalc):
     gb = golden_escalc["escalc"]["bcg_RR"]
     b = pd.DataFrame(gb["input"])
     n1, n2 = b["tpos"] + b["tneg"], b["cpos"] + b["cneg"]
-    frame = pd.DataFrame({"study_id": [f"t{i}" for i in range(len(b))], "benchmark": "bcg",
-                          "rl_score": b["tpos"] / n1, "baseline_score": b["cpos"] / n2, "rl_n": n1,
-                          "baseline_n": n2, "score_scale": "proportion"})
+    frame = pd.DataFrame(
+        {
+            "study_id": [f"t{i}" for i in range(len(b))],
+            "benchmark": "bcg",
+            "rl_score": b["tpos"] / n1,
+            "baseline_score": b["cpos"] / n2,
+            "rl_n": n1,
+            "baseline_n": n2,
+            "score_scale": "proportion",
+        }
+    )
     yi, vi, _ = _effects_all_rows(frame, "RR")
     close(yi, gb["yi"], CLOSED)
     close(vi, gb["vi"], CLOSED)
 
 
 def test_cohens_d_without_correction():
-    frame = pd.DataFrame({"study_id": ["a"], "benchmark": "b", "rl_score": [12.0], "baseline_score": [10.0],
-                          "rl_sd": [2.0], "baseline_sd": [4.0], "rl_n": [10], "baseline_n": [30]})
+    frame = pd.DataFrame(
+        {
+            "study_id": ["a"],
+            "benchmark": "b",
+            "rl_score": [12.0],
+            "baseline_score": [10.0],
+            "rl_sd": [2.0],
+            "baseline_sd": [4.0],
+            "rl_n": [10],
+            "baseline_n": [30],
+        }
+    )
     eff = rm.effect_sizes(frame, measure="SMD", correct=False)
     sp = np.sqrt((9 * 4 + 29 * 16) / 38)
     d = 2 / sp

@@ -5,7 +5,6 @@ Golden values: tests/reference/make_golden_uni.R (metafor, default control setti
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,8 +59,18 @@ def test_rma_case(key):
     close(res.qm_pval, case["QMp"], max(tol, 1e-7), atol=1e-14, what="QMp")
     ml = res.fit_stats("ML")
     reml = res.fit_stats("REML")
-    close([ml[c] for c in ("loglik", "deviance", "aic", "bic", "aicc")], case["fit_ML"], tol, what="fit ML")
-    close([reml[c] for c in ("loglik", "deviance", "aic", "bic", "aicc")], case["fit_REML"], tol, what="fit REML")
+    close(
+        [ml[c] for c in ("loglik", "deviance", "aic", "bic", "aicc")],
+        case["fit_ML"],
+        tol,
+        what="fit ML",
+    )
+    close(
+        [reml[c] for c in ("loglik", "deviance", "aic", "bic", "aicc")],
+        case["fit_REML"],
+        tol,
+        what="fit REML",
+    )
     if case.get("R2") is not None:
         close(res.pseudo_r2, case["R2"], tol, atol=1e-6, what="R2")
     # predictions (pooled effect, fitted values, or the newdata rows)
@@ -79,6 +88,14 @@ def test_rma_case(key):
         close(pr["pi_high"], case["pi_ub"], tol, atol=1e-10, what="pi high")
     if "tau2_ci" in case:
         ci = res.confint()
-        close(ci.loc["tau2", ["ci_low", "ci_high"]], case["tau2_ci"], ITERATIVE, atol=1e-9, what="tau2 CI")
-        close(ci.loc["i2", ["ci_low", "ci_high"]], case["I2_ci"], ITERATIVE, atol=1e-7, what="I2 CI")
+        close(
+            ci.loc["tau2", ["ci_low", "ci_high"]],
+            case["tau2_ci"],
+            ITERATIVE,
+            atol=1e-9,
+            what="tau2 CI",
+        )
+        close(
+            ci.loc["i2", ["ci_low", "ci_high"]], case["I2_ci"], ITERATIVE, atol=1e-7, what="I2 CI"
+        )
         close(ci.loc["h2", ["ci_low", "ci_high"]], case["H2_ci"], ITERATIVE, what="H2 CI")

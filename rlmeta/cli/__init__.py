@@ -7,10 +7,9 @@ commands are thin wrappers over library functions.  Exit codes are in
 
 from __future__ import annotations
 
-from ._common import app
-
 # Importing the command modules registers their commands on ``app``.
-from . import commands as _commands  # noqa: E402,F401
+from . import commands as _commands  # noqa: F401
+from ._common import app
 
 __all__ = ["app", "main"]
 

@@ -53,7 +53,9 @@ def handle_errors(func):
             err_console.print(f"[bold red]model error:[/] {exc}", markup=True, soft_wrap=True)
             raise typer.Exit(Exit.MODEL) from None
         except FileNotFoundError as exc:
-            err_console.print(f"[bold red]error:[/] file not found: {exc.filename or exc}", markup=True)
+            err_console.print(
+                f"[bold red]error:[/] file not found: {exc.filename or exc}", markup=True
+            )
             raise typer.Exit(Exit.DATA) from None
 
     return wrapper

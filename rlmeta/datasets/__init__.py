@@ -56,7 +56,9 @@ def dataset_path(name: str = _NAME) -> Path:
     repo = Path(__file__).resolve().parents[2] / "data" / name
     if repo.is_file():
         return repo
-    raise FileNotFoundError(f"bundled dataset {name!r} not found (looked in package data and {repo})")
+    raise FileNotFoundError(
+        f"bundled dataset {name!r} not found (looked in package data and {repo})"
+    )
 
 
 def list_datasets() -> list[str]:
@@ -145,7 +147,9 @@ def add_derived_columns(df: pd.DataFrame) -> pd.DataFrame:
         pr = out["peer_reviewed"].astype(str).str.lower()
         out["peer_reviewed_bool"] = ~(pr.str.contains("preprint") | pr.str.startswith("no"))
     if "notes" in out:
-        out["decoding_differs"] = out["notes"].astype(str).str.contains("decoding differs", case=False)
+        out["decoding_differs"] = (
+            out["notes"].astype(str).str.contains("decoding differs", case=False)
+        )
     return out
 
 

@@ -74,7 +74,9 @@ class Control:
         if unknown:
             from ..errors import ModelError
 
-            raise ModelError(f"unknown control option(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+            raise ModelError(
+                f"unknown control option(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+            )
         return cls(**kw)
 
 
@@ -118,7 +120,9 @@ class BatchFit:
         lvl = self.level if level is None else level
         if self.test in ("t", "knha", "adhoc"):
             with np.errstate(invalid="ignore"):
-                return np.where(self.ddf > 0, stats.t.ppf(0.5 + lvl / 2, np.maximum(self.ddf, 1)), np.nan)
+                return np.where(
+                    self.ddf > 0, stats.t.ppf(0.5 + lvl / 2, np.maximum(self.ddf, 1)), np.nan
+                )
         return np.full(self.k.shape, stats.norm.ppf(0.5 + lvl / 2))
 
     def fit_stats(self, which: str) -> dict[str, np.ndarray]:
@@ -210,6 +214,7 @@ def _initial_he(ymc, v, X, m, k, p):
     return (rss - trPV) / (k - p), A, trPV
 
 
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")
 def fit_batch(
     y: np.ndarray,
     v: np.ndarray,
@@ -324,7 +329,9 @@ def fit_batch(
         if aw is None:
             from ..errors import ModelError
 
-            raise ModelError("method='GENQ' needs weights=... (e.g. the inverse sampling variances 1/vi)")
+            raise ModelError(
+                "method='GENQ' needs weights=... (e.g. the inverse sampling variances 1/vi)"
+            )
         A, _, r = _wls(aw, X, ymc)
         rss = (aw * r * r).sum(-1)
         trP = _tr_PD(aw, X, A, m)
@@ -333,7 +340,11 @@ def fit_batch(
         t2 = np.maximum(tmin, t2)
         tp = np.maximum(t2, 0)
         se_tau2 = np.sqrt(
-            (2 * _tr_PDPD(aw, X, A, v, v) + 4 * tp * _tr_PDPD(aw, X, A, v, m) + 2 * tp**2 * _tr_PDPD(aw, X, A, m, m))
+            (
+                2 * _tr_PDPD(aw, X, A, v, v)
+                + 4 * tp * _tr_PDPD(aw, X, A, v, m)
+                + 2 * tp**2 * _tr_PDPD(aw, X, A, m, m)
+            )
             / trP**2
         )
     elif method == "SJ":
@@ -347,7 +358,11 @@ def fit_batch(
         se_tau2 = np.sqrt(
             t0**2
             / (k - p) ** 2
-            * (2 * _tr_PDPD(w, X, A, v, v) + 4 * tp * _tr_PDPD(w, X, A, v, m) + 2 * tp**2 * _tr_PDPD(w, X, A, m, m))
+            * (
+                2 * _tr_PDPD(w, X, A, v, v)
+                + 4 * tp * _tr_PDPD(w, X, A, v, m)
+                + 2 * tp**2 * _tr_PDPD(w, X, A, m, m)
+            )
         )
     elif method in ("PM", "PMM"):
         t2, converged = _tau2_pm(method, ymc, y, v, X, m, k, p, con, tau2_fix, tau2, msgs)
@@ -355,7 +370,9 @@ def fit_batch(
         w = m / (v + t2[:, None])
         se_tau2 = np.sqrt(2 * k**2 / (k - p) / w.sum(-1) ** 2)
     elif method in ("ML", "REML", "EB"):
-        t2, converged, iterations = _tau2_fisher(method, ymc, v, X, m, k, p, con, tau2_fix, tau2, msgs)
+        t2, converged, iterations = _tau2_fisher(
+            method, ymc, v, X, m, k, p, con, tau2_fix, tau2, msgs
+        )
         if method in ("ML", "REML") and con.ll0check and not tau2_fix:
             t2 = _ll0check(method, t2, ymc, v, X, m, k, p, con, converged & allvipos, msgs)
         t2 = np.maximum(tmin, t2)
@@ -370,7 +387,9 @@ def fit_batch(
     else:
         from ..errors import ModelError
 
-        raise ModelError(f"unknown method {method!r}; expected one of {', '.join(FIXED_METHODS + TAU2_METHODS)}")
+        raise ModelError(
+            f"unknown method {method!r}; expected one of {', '.join(FIXED_METHODS + TAU2_METHODS)}"
+        )
 
     if np.any(single) and not fixed_method:
         # metafor: with k = 1 tau² is 0 (unless fixed by the user) and has no SE.
@@ -397,7 +416,7 @@ def fit_batch(
         if test == "adhoc":
             s2w = np.maximum(s2w, 1.0)
         vb = vb * s2w[:, None, None]
-    ddf = np.where(np.isin(test, ("t", "knha", "adhoc")), k - p, np.nan).astype(float)
+    ddf = (k - p).astype(float) if test in ("t", "knha", "adhoc") else np.full(B, np.nan)
 
     # ----------------------------------------------------------------- heterogeneity
     wfe = m / v
@@ -542,7 +561,9 @@ def _ll0check(method, t2, ymc, v, X, m, k, p, con, ok, msgs):
     with np.errstate(divide="ignore", invalid="ignore"):
         stuck = ok & (ll(np.zeros(B)) - ll(t2) > con.tol) & (t2 > con.threshold)
     for b in np.flatnonzero(stuck):
-        msgs[b].append("Fisher scoring may have got stuck at a local maximum; tau^2 set to 0 (check the profile likelihood)")
+        msgs[b].append(
+            "Fisher scoring may have got stuck at a local maximum; tau^2 set to 0 (check the profile likelihood)"
+        )
     return np.where(stuck, 0.0, t2)
 
 
@@ -554,9 +575,15 @@ def _tau2_pm(method, ymc, y, v, X, m, k, p, con, tau2_fix, tau2, msgs):
     if (v[m > 0] <= 0).any():
         from ..errors import ModelError
 
-        raise ModelError(f"{method} estimator cannot be used when there are non-positive sampling variances")
+        raise ModelError(
+            f"{method} estimator cannot be used when there are non-positive sampling variances"
+        )
     target = stats.chi2.ppf(0.5, k - p) if method == "PMM" else (k - p).astype(float)
-    tmax = np.maximum(100.0, 10 * _mad(y, m) ** 2) if con.tau2_max is None else np.full(B, float(con.tau2_max))
+    tmax = (
+        np.maximum(100.0, 10 * _mad(y, m) ** 2)
+        if con.tau2_max is None
+        else np.full(B, float(con.tau2_max))
+    )
     tmin = np.full(B, float(con.tau2_min))
 
     def f(t, active=None):
@@ -570,7 +597,9 @@ def _tau2_pm(method, ymc, y, v, X, m, k, p, con, tau2_fix, tau2, msgs):
     too_low = ~at_min & (fhi > 0)
     converged[too_low] = False
     for b in np.flatnonzero(too_low):
-        msgs[b].append("tau2_max too low for the PM search; increase control={'tau2_max': ...} or use another method")
+        msgs[b].append(
+            "tau2_max too low for the PM search; increase control={'tau2_max': ...} or use another method"
+        )
     search = ~at_min & ~too_low
     if search.any():
         idx = np.flatnonzero(search)
@@ -583,7 +612,9 @@ def _tau2_pm(method, ymc, y, v, X, m, k, p, con, tau2_fix, tau2, msgs):
             out[sel] = (w * r * r).sum(-1) - target[idx][sel]
             return out
 
-        root, ok = zeroin(fsub, tmin[idx], tmax[idx], flo[idx], fhi[idx], tol=con.tol, maxiter=con.maxiter_root)
+        root, ok = zeroin(
+            fsub, tmin[idx], tmax[idx], flo[idx], fhi[idx], tol=con.tol, maxiter=con.maxiter_root
+        )
         t2[idx] = root
         converged[idx] = ok
     return t2, converged

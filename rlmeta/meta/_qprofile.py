@@ -57,7 +57,11 @@ def qprofile_ci(
     p = X.shape[-1]
     tau2 = np.asarray(tau2, float)
     tmin = np.minimum(0.0, tau2) if tau2_min is None else np.full(B, float(tau2_min))
-    tmax = np.maximum.reduce([np.full(B, 100.0), tau2 * 10, tmin * 10]) if tau2_max is None else np.full(B, float(tau2_max))
+    tmax = (
+        np.maximum.reduce([np.full(B, 100.0), tau2 * 10, tmin * 10])
+        if tau2_max is None
+        else np.full(B, float(tau2_max))
+    )
     df = np.maximum(k - p, 1)
     crit_u = stats.chi2.isf((1 - level) / 2, df)
     crit_l = stats.chi2.ppf((1 - level) / 2, df)
@@ -80,7 +84,15 @@ def qprofile_ci(
             out[a] = _q(t[a], y[idx][a], v[idx][a], X[idx][a], m[idx][a]) - target[idx][a]
             return out
 
-        return zeroin(f, tmin[idx], tmax[idx], q_min[idx] - target[idx], q_max[idx] - target[idx], tol=tol, maxiter=maxiter)
+        return zeroin(
+            f,
+            tmin[idx],
+            tmax[idx],
+            q_min[idx] - target[idx],
+            q_max[idx] - target[idx],
+            tol=tol,
+            maxiter=maxiter,
+        )
 
     # upper bound
     null = q_min < crit_l
@@ -105,4 +117,11 @@ def qprofile_ci(
     root, conv = solve(need_l, crit_u)
     low[need_l] = root
     ok[need_l] &= conv
-    return {"low": low, "high": high, "low_bounded": low_b, "high_bounded": high_b, "converged": ok, "null": null}
+    return {
+        "low": low,
+        "high": high,
+        "low_bounded": low_b,
+        "high_bounded": high_b,
+        "converged": ok,
+        "null": null,
+    }

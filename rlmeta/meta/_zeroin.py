@@ -112,7 +112,11 @@ def zeroin(
         q = np.where(two_points, q_lin, q_quad)
         q = np.where(p > 0, -q, q)
         p = np.abs(p)
-        accept = interp & (p < (0.75 * cb * q - np.abs(tol_act * q) / 2)) & (p < np.abs(prev_step * q / 2))
+        accept = (
+            interp
+            & (p < (0.75 * cb * q - np.abs(tol_act * q) / 2))
+            & (p < np.abs(prev_step * q / 2))
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             new_step = np.where(accept, p / q, new_step)
         small = np.abs(new_step) < tol_act

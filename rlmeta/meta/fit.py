@@ -63,7 +63,9 @@ def _method(method: str) -> str:
     m = _METHOD_ALIASES.get(str(method).upper(), str(method))
     m = "HSk" if m.upper() == "HSK" else (m if m in ("HSk",) else m.upper())
     if m not in FIXED_METHODS + TAU2_METHODS:
-        raise ModelError(f"unknown method {method!r}; expected one of {', '.join(FIXED_METHODS + TAU2_METHODS)}")
+        raise ModelError(
+            f"unknown method {method!r}; expected one of {', '.join(FIXED_METHODS + TAU2_METHODS)}"
+        )
     return m
 
 
@@ -236,21 +238,44 @@ def meta_analysis(
         from .multilevel import fit_multilevel
 
         return fit_multilevel(
-            data, yi=yi, vi=vi, sei=sei, random=random, V=V, mods=mods, method=meth, test=test, level=lvl,
-            btt=btt, slab=slab, control=control, cluster=cluster,
+            data,
+            yi=yi,
+            vi=vi,
+            sei=sei,
+            random=random,
+            V=V,
+            mods=mods,
+            method=meth,
+            test=test,
+            level=lvl,
+            btt=btt,
+            slab=slab,
+            control=control,
+            cluster=cluster,
         )
     if subgroup is not None:
         from .subgroup import subgroup_analysis
 
         return subgroup_analysis(
-            data, subgroup, yi=yi, vi=vi, sei=sei, method=meth, test=test, level=lvl, tau2=tau2, slab=slab,
+            data,
+            subgroup,
+            yi=yi,
+            vi=vi,
+            sei=sei,
+            method=meth,
+            test=test,
+            level=lvl,
+            tau2=tau2,
+            slab=slab,
             control=con,
         )
 
     frame, yi_col, vi_col, w_col = prepare(data, yi, vi, sei=sei, mods=mods, weights=weights)
     k = len(frame)
     if k == 0:
-        raise ModelError("no effects left to pool (every row has a missing yi, vi or moderator; see the drop log)")
+        raise ModelError(
+            "no effects left to pool (every row has a missing yi, vi or moderator; see the drop log)"
+        )
     design = Design.build(mods, frame)
     X, names, redundant = _drop_redundant(design.X, design.names)
     notes: list[str] = []
@@ -261,7 +286,9 @@ def meta_analysis(
         design = _SubsetDesign.wrap(design, redundant)
     p = X.shape[1]
     if np.any(np.linalg.eigvalsh(X.T @ X) <= con.evtol):
-        raise ModelError("model matrix not of full rank; cannot fit the model (check the moderators)")
+        raise ModelError(
+            "model matrix not of full rank; cannot fit the model (check the moderators)"
+        )
     estimating = meth not in FIXED_METHODS and tau2 is None
     if not (p == 1 and k == 1):
         if (p + (1 if estimating else 0)) > k:
@@ -281,15 +308,23 @@ def meta_analysis(
         raise ModelError("method='GENQ' needs weights= (e.g. a column of 1/vi)")
     if np.any(v <= 0):
         if meth in ("DL", "HS", "HSk", "PM", "PMM"):
-            raise ModelError(f"the {meth} estimator cannot be used when there are non-positive sampling variances")
-        notes.append("there are effects with a sampling variance of 0: Q, I^2 and H^2 are not computed")
+            raise ModelError(
+                f"the {meth} estimator cannot be used when there are non-positive sampling variances"
+            )
+        notes.append(
+            "there are effects with a sampling variance of 0: Q, I^2 and H^2 are not computed"
+        )
     if k > 1:
         ratio = v.max() / v.min() if v.min() > 0 else np.inf
         if np.isfinite(ratio) and ratio >= 1 / con.evtol:
-            notes.append("ratio of largest to smallest sampling variance extremely large; results may be unstable")
+            notes.append(
+                "ratio of largest to smallest sampling variance extremely large; results may be unstable"
+            )
     fit = fit_batch(y, v, X, method=meth, test=test, level=lvl, tau2=tau2, weights=wts, control=con)
     if np.any(v + (fit.tau2[0] if meth not in FIXED_METHODS else 0.0) <= 0):
-        raise ModelError("division by zero computing the inverse-variance weights (a sampling variance and tau^2 are 0)")
+        raise ModelError(
+            "division by zero computing the inverse-variance weights (a sampling variance and tau^2 are 0)"
+        )
     btt_idx = _default_btt(btt, names, p)
     res = MetaResult(
         data=frame,
@@ -304,7 +339,9 @@ def meta_analysis(
         control=con,
         labels=default_labels(frame, slab),
         weights=wts,
-        measure=str(frame["measure"].iloc[0]) if "measure" in frame.columns and frame["measure"].nunique() == 1 else None,
+        measure=str(frame["measure"].iloc[0])
+        if "measure" in frame.columns and frame["measure"].nunique() == 1
+        else None,
         drop_log=drop_log(frame),
         notes=notes,
         tau2_fixed_value=tau2,
@@ -337,7 +374,9 @@ class _SubsetDesign(Design):
 
     @classmethod
     def wrap(cls, design: Design, dropped: list[str]) -> _SubsetDesign:
-        obj = cls(design.X, design.names, design.formula, design.spec, design.columns, design.intercept)
+        obj = cls(
+            design.X, design.names, design.formula, design.spec, design.columns, design.intercept
+        )
         obj.dropped = dropped
         return obj
 

@@ -36,7 +36,21 @@ __all__ = ["ALLOWED_FUNCTIONS", "check_formula", "Design", "formula_columns"]
 
 #: Transforms a formula may call.
 ALLOWED_FUNCTIONS = frozenset(
-    {"C", "factor", "log", "log10", "log2", "log1p", "exp", "sqrt", "abs", "center", "scale", "I", "poly"}
+    {
+        "C",
+        "factor",
+        "log",
+        "log10",
+        "log2",
+        "log1p",
+        "exp",
+        "sqrt",
+        "abs",
+        "center",
+        "scale",
+        "I",
+        "poly",
+    }
 )
 _TOKEN = re.compile(
     r"""
@@ -88,7 +102,9 @@ def check_formula(formula: str, columns) -> list[str]:
         if kind == "backtick":
             name = text[1:-1]
             if name not in colset:
-                raise ModelError(f"formula {formula!r}: unknown column `{name}`; available: {', '.join(columns[:20])}")
+                raise ModelError(
+                    f"formula {formula!r}: unknown column `{name}`; available: {', '.join(columns[:20])}"
+                )
             used.append(name)
         elif kind == "name":
             if nxt == "(":
@@ -125,7 +141,11 @@ def _normalise(formula: str) -> str:
         f = rhs.strip()
     f = re.sub(r"\bfactor\(", "C(", f)
     # C(x, ref='b') -> formulaic's treatment contrast with that reference level.
-    f = re.sub(r"C\(\s*([^,()]+?)\s*,\s*ref\s*=\s*('[^']*'|\"[^\"]*\"|[-\d.eE]+)\s*\)", r"C(\1, contr.treatment(\2))", f)
+    f = re.sub(
+        r"C\(\s*([^,()]+?)\s*,\s*ref\s*=\s*('[^']*'|\"[^\"]*\"|[-\d.eE]+)\s*\)",
+        r"C(\1, contr.treatment(\2))",
+        f,
+    )
     f = f.replace("^", "**") if re.search(r"I\(", f) else f
     return f or "1"
 
@@ -155,7 +175,9 @@ class Design:
 
         text = _normalise(formula)
         try:
-            mm = formulaic.model_matrix(text, data[cols] if cols else data, na_action="raise", output="pandas")
+            mm = formulaic.model_matrix(
+                text, data[cols] if cols else data, na_action="raise", output="pandas"
+            )
         except Exception as exc:  # formulaic raises many types; report them uniformly
             raise ModelError(f"formula {formula!r} could not be built: {exc}") from exc
         names = ["intercept" if n == "Intercept" else n for n in mm.columns]
@@ -168,9 +190,13 @@ class Design:
             return np.ones((len(newdata), 1))
         missing = [c for c in self.columns if c not in newdata.columns]
         if missing:
-            raise ModelError(f"newdata lacks the moderator column(s) {missing} used in the formula {self.formula!r}")
+            raise ModelError(
+                f"newdata lacks the moderator column(s) {missing} used in the formula {self.formula!r}"
+            )
         try:
-            mm = self.spec.get_model_matrix(newdata[self.columns], na_action="raise", output="pandas")
+            mm = self.spec.get_model_matrix(
+                newdata[self.columns], na_action="raise", output="pandas"
+            )
         except Exception as exc:
             raise ModelError(f"cannot build the design for newdata: {exc}") from exc
         return mm.to_numpy(dtype=float)

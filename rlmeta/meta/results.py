@@ -37,8 +37,14 @@ class WaldTest(ResultMixin):
 
     def to_dict(self) -> dict:
         return jsonable(
-            {"stat": self.stat, "df": self.df, "ddf": self.ddf, "pval": self.pval, "test": self.test,
-             "hypotheses": self.hypotheses}
+            {
+                "stat": self.stat,
+                "df": self.df,
+                "ddf": self.ddf,
+                "pval": self.pval,
+                "test": self.test,
+                "hypotheses": self.hypotheses,
+            }
         )
 
     def summary(self) -> str:
@@ -46,7 +52,11 @@ class WaldTest(ResultMixin):
             head = f"Omnibus test: F(df1 = {self.df}, df2 = {self.ddf:g}) = {self.stat:.4f}, p-val = {fmt_p(self.pval)}"
         else:
             head = f"Omnibus test: QM(df = {self.df}) = {self.stat:.4f}, p-val = {fmt_p(self.pval)}"
-        return head + "\n\n" + self.hypotheses.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        return (
+            head
+            + "\n\n"
+            + self.hypotheses.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        )
 
 
 @dataclass
@@ -63,7 +73,15 @@ class AnovaResult(ResultMixin):
         return self.table.copy()
 
     def to_dict(self) -> dict:
-        return jsonable({"lrt": self.lrt, "df": self.df, "pval": self.pval, "pseudo_r2": self.r2, "models": self.table})
+        return jsonable(
+            {
+                "lrt": self.lrt,
+                "df": self.df,
+                "pval": self.pval,
+                "pseudo_r2": self.r2,
+                "models": self.table,
+            }
+        )
 
     def summary(self) -> str:
         return self.table.to_string(float_format=lambda v: f"{v:.4f}") + (
@@ -197,7 +215,9 @@ class MetaResult(ResultMixin):
             stat = b / se
         if self.test in ("t", "knha", "adhoc"):
             df = np.full(self.p, self.ddf)
-            pval = 2 * stats.t.sf(np.abs(stat), self.ddf) if self.ddf > 0 else np.full(self.p, np.nan)
+            pval = (
+                2 * stats.t.sf(np.abs(stat), self.ddf) if self.ddf > 0 else np.full(self.p, np.nan)
+            )
         else:
             df = np.full(self.p, np.nan)
             pval = 2 * stats.norm.sf(np.abs(stat))
@@ -280,20 +300,36 @@ class MetaResult(ResultMixin):
             Lm[np.arange(len(idx)), idx] = 1.0
             names = [self.terms[i] for i in idx]
         else:
-            rows = L if isinstance(L, list | tuple) and L and isinstance(L[0], dict) else [L] if isinstance(L, dict) else None
+            rows = (
+                L
+                if isinstance(L, list | tuple) and L and isinstance(L[0], dict)
+                else [L]
+                if isinstance(L, dict)
+                else None
+            )
             if rows is not None:
                 Lm = np.zeros((len(rows), self.p))
                 for i, row in enumerate(rows):
                     for term, wgt in row.items():
                         if term not in self.terms:
-                            raise ModelError(f"unknown coefficient {term!r}; terms are {self.terms}")
+                            raise ModelError(
+                                f"unknown coefficient {term!r}; terms are {self.terms}"
+                            )
                         Lm[i, self.terms.index(term)] = wgt
             else:
                 Lm = np.atleast_2d(np.asarray(L, float))
             if Lm.shape[1] != self.p:
-                raise ModelError(f"L must have {self.p} columns (one per coefficient {self.terms}), got {Lm.shape[1]}")
-            names = [" + ".join(f"{w:g}*{t}" for w, t in zip(r, self.terms) if w != 0) or "0" for r in Lm]
-        r0 = np.zeros(Lm.shape[0]) if rhs is None else np.broadcast_to(np.asarray(rhs, float), (Lm.shape[0],))
+                raise ModelError(
+                    f"L must have {self.p} columns (one per coefficient {self.terms}), got {Lm.shape[1]}"
+                )
+            names = [
+                " + ".join(f"{w:g}*{t}" for w, t in zip(r, self.terms) if w != 0) or "0" for r in Lm
+            ]
+        r0 = (
+            np.zeros(Lm.shape[0])
+            if rhs is None
+            else np.broadcast_to(np.asarray(rhs, float), (Lm.shape[0],))
+        )
         est = Lm @ b - r0
         cov = Lm @ vb @ Lm.T
         se = np.sqrt(np.diag(cov))
@@ -314,7 +350,9 @@ class MetaResult(ResultMixin):
             ddf = None
             pv_i = 2 * stats.norm.sf(np.abs(stat_i))
             stat, pval, kind = qm, float(stats.chi2.sf(qm, m)), "chi2"
-        table = pd.DataFrame({"hypothesis": names, "estimate": est, "se": se, "stat": stat_i, "pval": pv_i})
+        table = pd.DataFrame(
+            {"hypothesis": names, "estimate": est, "se": se, "stat": stat_i, "pval": pv_i}
+        )
         return WaldTest(table, float(stat), m, ddf, pval, kind)
 
     # ------------------------------------------------------------------ heterogeneity CIs
@@ -325,7 +363,12 @@ class MetaResult(ResultMixin):
         if not self.fit.allvipos[0]:
             return {}
         return qprofile_ci(
-            self.yi[None, :], self.vi[None, :], self.X, np.ones((1, self.k)), self.fit.tau2, self.level,
+            self.yi[None, :],
+            self.vi[None, :],
+            self.X,
+            np.ones((1, self.k)),
+            self.fit.tau2,
+            self.level,
             tol=self.control.tol,
         )
 
@@ -337,13 +380,25 @@ class MetaResult(ResultMixin):
         flagged in ``ci_low_bounded`` / ``ci_high_bounded``.
         """
         if level is not None and level != self.level:
-            ci = qprofile_ci(self.yi[None, :], self.vi[None, :], self.X, np.ones((1, self.k)), self.fit.tau2, level)
+            ci = qprofile_ci(
+                self.yi[None, :],
+                self.vi[None, :],
+                self.X,
+                np.ones((1, self.k)),
+                self.fit.tau2,
+                level,
+            )
         else:
             ci = self._qprofile
         if not ci:
             return pd.DataFrame(
-                {"estimate": [self.tau2, self.tau, self.i2, self.h2], "ci_low": np.nan, "ci_high": np.nan,
-                 "ci_low_bounded": False, "ci_high_bounded": False},
+                {
+                    "estimate": [self.tau2, self.tau, self.i2, self.h2],
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                    "ci_low_bounded": False,
+                    "ci_high_bounded": False,
+                },
                 index=["tau2", "tau", "i2", "h2"],
             )
         lo, hi = float(ci["low"][0]), float(ci["high"][0])
@@ -351,8 +406,18 @@ class MetaResult(ResultMixin):
         return pd.DataFrame(
             {
                 "estimate": [self.tau2, self.tau, self.i2, self.h2],
-                "ci_low": [lo, np.sqrt(lo) if lo >= 0 else np.nan, 100 * lo / (vt + lo), lo / vt + 1],
-                "ci_high": [hi, np.sqrt(hi) if hi >= 0 else np.nan, 100 * hi / (vt + hi), hi / vt + 1],
+                "ci_low": [
+                    lo,
+                    np.sqrt(lo) if lo >= 0 else np.nan,
+                    100 * lo / (vt + lo),
+                    lo / vt + 1,
+                ],
+                "ci_high": [
+                    hi,
+                    np.sqrt(hi) if hi >= 0 else np.nan,
+                    100 * hi / (vt + hi),
+                    hi / vt + 1,
+                ],
                 "ci_low_bounded": bool(ci["low_bounded"][0]),
                 "ci_high_bounded": bool(ci["high_bounded"][0]),
             },
@@ -383,8 +448,15 @@ class MetaResult(ResultMixin):
             return max(0.0, 100 * adj)
         if self.fit.tau2_fixed:
             return None
-        base = fit_batch(self.yi, self.vi, np.ones((self.k, 1)), method=self.method, test=self.test,
-                         weights=self.weights, control=self.control)
+        base = fit_batch(
+            self.yi,
+            self.vi,
+            np.ones((self.k, 1)),
+            method=self.method,
+            test=self.test,
+            weights=self.weights,
+            control=self.control,
+        )
         t_re = float(base.tau2[0])
         if t_re == 0:
             return 0.0
@@ -397,8 +469,13 @@ class MetaResult(ResultMixin):
         return {k: float(v[0]) for k, v in self.fit.fit_stats(which).items()}
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, newdata: pd.DataFrame | np.ndarray | None = None, *, level: float | None = None,
-                transform=None) -> pd.DataFrame:
+    def predict(
+        self,
+        newdata: pd.DataFrame | np.ndarray | None = None,
+        *,
+        level: float | None = None,
+        transform=None,
+    ) -> pd.DataFrame:
         """Predicted (average) effects with confidence and prediction intervals.
 
         Parameters
@@ -425,9 +502,15 @@ class MetaResult(ResultMixin):
             Xn = self.design.new_rows(newdata)
         else:
             arr = np.atleast_2d(np.asarray(newdata, float))
-            Xn = np.column_stack([np.ones(len(arr)), arr]) if self.design.intercept and arr.shape[1] == self.p - 1 else arr
+            Xn = (
+                np.column_stack([np.ones(len(arr)), arr])
+                if self.design.intercept and arr.shape[1] == self.p - 1
+                else arr
+            )
         if Xn.shape[1] != self.p:
-            raise ModelError(f"newdata gives {Xn.shape[1]} design columns, the model has {self.p} ({self.terms})")
+            raise ModelError(
+                f"newdata gives {Xn.shape[1]} design columns, the model has {self.p} ({self.terms})"
+            )
         b, vb = self.fit.beta[0], self.fit.vb[0]
         pred = Xn @ b
         vpred = np.einsum("ij,jk,ik->i", Xn, vb, Xn)
@@ -472,11 +555,20 @@ class MetaResult(ResultMixin):
         li = self.tau2 / (self.tau2 + self.vi)
         xb = self.fitted()
         pred = li * self.yi + (1 - li) * xb
-        vpred = li * self.vi + (1 - li) ** 2 * np.einsum("ij,jk,ik->i", self.X, self.fit.vb[0], self.X)
+        vpred = li * self.vi + (1 - li) ** 2 * np.einsum(
+            "ij,jk,ik->i", self.X, self.fit.vb[0], self.X
+        )
         se = np.sqrt(vpred)
         crit = self._crit(level)
-        return pd.DataFrame({"label": self.labels, "pred": pred, "se": se, "pi_low": pred - crit * se,
-                             "pi_high": pred + crit * se})
+        return pd.DataFrame(
+            {
+                "label": self.labels,
+                "pred": pred,
+                "se": se,
+                "pi_low": pred - crit * se,
+                "pi_high": pred + crit * se,
+            }
+        )
 
     def hat(self) -> np.ndarray:
         """Diagonal of the hat matrix ``X (X'WX)^-1 X' W`` (weights of the fit)."""
@@ -487,7 +579,11 @@ class MetaResult(ResultMixin):
 
     def weights_percent(self) -> np.ndarray:
         """Model weights in percent (``100 w_i / sum w``), as metafor's ``weights()``."""
-        w = self.weights if self.weights is not None else 1 / (self.vi + (self.tau2 if self.random else 0.0))
+        w = (
+            self.weights
+            if self.weights is not None
+            else 1 / (self.vi + (self.tau2 if self.random else 0.0))
+        )
         return 100 * w / w.sum()
 
     def residuals(self, type: str = "raw") -> pd.DataFrame:
@@ -509,7 +605,9 @@ class MetaResult(ResultMixin):
             return pd.DataFrame({"label": self.labels, "resid": e, "se": se, "z": e / se})
         if type in ("studentized", "studentised"):
             return self._deleted_residuals()
-        raise ModelError(f"unknown residual type {type!r}; use 'raw', 'standardized' or 'studentized'")
+        raise ModelError(
+            f"unknown residual type {type!r}; use 'raw', 'standardized' or 'studentized'"
+        )
 
     def _deleted_residuals(self) -> pd.DataFrame:
         k = self.k
@@ -521,12 +619,15 @@ class MetaResult(ResultMixin):
         t2 = loo.tau2 if self.random else np.zeros(k)
         resid = self.yi - pred
         resid = np.where(np.abs(resid) < 100 * np.finfo(float).eps, 0.0, resid)
-        se = np.sqrt(self.vi + t2 + vpred)
+        # Under Knapp-Hartung the deleted fit's scale factor s2w multiplies both variance
+        # components (metafor's influence()).
+        se = np.sqrt(self.vi * loo.s2w + vpred + t2 * loo.s2w)
         return pd.DataFrame({"label": self.labels, "resid": resid, "se": se, "z": resid / se})
 
     # ------------------------------------------------------------------ refits (batched)
-    def refit(self, *, y=None, v=None, X=None, mask=None, method=None, test=None, tau2="same",
-              level=None) -> BatchFit:
+    def refit(
+        self, *, y=None, v=None, X=None, mask=None, method=None, test=None, tau2="same", level=None
+    ) -> BatchFit:
         """Refit the model on a batch of variants (masks, permuted y, other methods).
 
         Every argument defaults to the fitted model's; ``mask`` of shape ``(B, k)``
@@ -544,8 +645,16 @@ class MetaResult(ResultMixin):
         vv = np.broadcast_to(self.vi if v is None else np.asarray(v, float), (B, self.k))
         t2 = (self.tau2_fixed_value if self.fit.tau2_fixed else None) if tau2 == "same" else tau2
         return fit_batch(
-            yy, vv, self.X if X is None else X, mask=mask, method=method or self.method, test=test or self.test,
-            level=level or self.level, tau2=t2, weights=self.weights, control=self.control,
+            yy,
+            vv,
+            self.X if X is None else X,
+            mask=mask,
+            method=method or self.method,
+            test=test or self.test,
+            level=level or self.level,
+            tau2=t2,
+            weights=self.weights,
+            control=self.control,
         )
 
     # ------------------------------------------------------------------ dependence
@@ -562,12 +671,16 @@ class MetaResult(ResultMixin):
         Both must be ML fits, or REML fits with the same fixed effects (as metafor).
         """
         if self.method not in ("ML", "REML") or reduced.method != self.method:
-            raise ModelError("anova() needs two ML fits (or two REML fits with identical moderators)")
+            raise ModelError(
+                "anova() needs two ML fits (or two REML fits with identical moderators)"
+            )
         if self.k != reduced.k or not np.allclose(self.yi, reduced.yi):
             raise ModelError("anova(): the models were not fitted to the same effects")
         full, red = (self, reduced) if self.fit.parms >= reduced.fit.parms else (reduced, self)
         if self.method == "REML" and full.terms != red.terms:
-            raise ModelError("LRTs of REML fits need identical fixed effects; refit both with method='ML'")
+            raise ModelError(
+                "LRTs of REML fits need identical fixed effects; refit both with method='ML'"
+            )
         fs_f, fs_r = full.fit_stats(), red.fit_stats()
         lrt = max(0.0, 2 * (fs_f["loglik"] - fs_r["loglik"]))
         df = full.fit.parms - red.fit.parms
@@ -645,13 +758,19 @@ class MetaResult(ResultMixin):
             kind = "Mixed-Effects Model" if not self.intercept_only else "Random-Effects Model"
             est = f"tau^2 estimator: {self.method}" if not self.fit.tau2_fixed else "tau^2 fixed"
         else:
-            kind = f"{_MODEL_NAMES[self.method]} Model" if self.intercept_only else f"{_MODEL_NAMES[self.method]} with Moderators Model"
+            kind = (
+                f"{_MODEL_NAMES[self.method]} Model"
+                if self.intercept_only
+                else f"{_MODEL_NAMES[self.method]} with Moderators Model"
+            )
             est = None
         lines.append(f"{kind} (k = {self.k}" + (f"; {est})" if est else ")"))
         fs = self.fit_stats()
         lines.append("")
         lines.append("  logLik  deviance       AIC       BIC      AICc")
-        lines.append("  ".join(f"{fs[c]:8.4f}" for c in ("loglik", "deviance", "aic", "bic", "aicc")))
+        lines.append(
+            "  ".join(f"{fs[c]:8.4f}" for c in ("loglik", "deviance", "aic", "bic", "aicc"))
+        )
         lines.append("")
         if self.random:
             ci = self.confint()
@@ -660,22 +779,38 @@ class MetaResult(ResultMixin):
                 f"tau^2 (estimated amount of {lab}): {fmt_num(self.tau2, digits)} (SE = {fmt_num(self.se_tau2, digits)})"
                 f"  [{fmt_num(ci.loc['tau2', 'ci_low'], digits)}, {fmt_num(ci.loc['tau2', 'ci_high'], digits)}]"
             )
-            lines.append(f"tau (square root of estimated tau^2 value):      {fmt_num(self.tau, digits)}")
-            lines.append(f"I^2 ({'residual' if not self.intercept_only else 'total'} heterogeneity / unaccounted variability): {self.i2:.2f}%  (Q-based: {self.i2_q:.2f}%)")
-            lines.append(f"H^2 (unaccounted variability / sampling variability): {fmt_num(self.h2, 2)}")
+            lines.append(
+                f"tau (square root of estimated tau^2 value):      {fmt_num(self.tau, digits)}"
+            )
+            lines.append(
+                f"I^2 ({'residual' if not self.intercept_only else 'total'} heterogeneity / unaccounted variability): {self.i2:.2f}%  (Q-based: {self.i2_q:.2f}%)"
+            )
+            lines.append(
+                f"H^2 (unaccounted variability / sampling variability): {fmt_num(self.h2, 2)}"
+            )
             if self.pseudo_r2 is not None:
-                lines.append(f"R^2 (amount of heterogeneity accounted for):     {self.pseudo_r2:.2f}%")
+                lines.append(
+                    f"R^2 (amount of heterogeneity accounted for):     {self.pseudo_r2:.2f}%"
+                )
         lines.append("")
-        qname = "Test for Heterogeneity" if self.intercept_only else "Test for Residual Heterogeneity"
+        qname = (
+            "Test for Heterogeneity" if self.intercept_only else "Test for Residual Heterogeneity"
+        )
         lines.append(f"{qname}:")
-        lines.append(f"Q{'E' if not self.intercept_only else ''}(df = {self.q_df}) = {self.q:.4f}, p-val = {fmt_p(self.q_pval)}")
+        lines.append(
+            f"Q{'E' if not self.intercept_only else ''}(df = {self.q_df}) = {self.q:.4f}, p-val = {fmt_p(self.q_pval)}"
+        )
         if not self.intercept_only:
             om = self._omnibus
             idx = ",".join(str(i + 1) for i in self.btt)
             lines.append("")
-            lines.append(f"Test of Moderators (coefficient{'s' if len(self.btt) > 1 else ''} {idx}):")
+            lines.append(
+                f"Test of Moderators (coefficient{'s' if len(self.btt) > 1 else ''} {idx}):"
+            )
             if om.test == "F":
-                lines.append(f"F(df1 = {om.df}, df2 = {om.ddf:g}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}")
+                lines.append(
+                    f"F(df1 = {om.df}, df2 = {om.ddf:g}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}"
+                )
             else:
                 lines.append(f"QM(df = {om.df}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}")
         lines.append("")
@@ -699,7 +834,9 @@ class MetaResult(ResultMixin):
         if self.intercept_only and self.random:
             pi = self.pi
             lines.append("")
-            lines.append(f"Prediction interval ({self.level:.0%}): [{fmt_num(pi[0], digits)}, {fmt_num(pi[1], digits)}]")
+            lines.append(
+                f"Prediction interval ({self.level:.0%}): [{fmt_num(pi[0], digits)}, {fmt_num(pi[1], digits)}]"
+            )
         for w in self.warnings:
             lines.append(f"Warning: {w}")
         if len(self.drop_log):
@@ -710,4 +847,8 @@ class MetaResult(ResultMixin):
         from ..errors import ConvergenceWarning
 
         if not self.converged:
-            warnings.warn("; ".join(self.fit.messages[0]) or "model did not converge", ConvergenceWarning, stacklevel=3)
+            warnings.warn(
+                "; ".join(self.fit.messages[0]) or "model did not converge",
+                ConvergenceWarning,
+                stacklevel=3,
+            )

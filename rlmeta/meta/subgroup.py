@@ -64,17 +64,38 @@ class SubgroupResult(ResultMixin):
 
     def tests(self) -> pd.DataFrame:
         """The two tests of subgroup differences as a tidy frame."""
-        rows = [{"test": "separate tau2 (between-subgroup Q)", "stat": self.q_between, "df": self.q_between_df,
-                 "ddf": np.nan, "pval": self.q_between_pval}]
+        rows = [
+            {
+                "test": "separate tau2 (between-subgroup Q)",
+                "stat": self.q_between,
+                "df": self.q_between_df,
+                "ddf": np.nan,
+                "pval": self.q_between_pval,
+            }
+        ]
         if self.mixed is not None:
             om = self.mixed._omnibus
-            rows.append({"test": f"common tau2 (mixed-effects QM, {om.test})", "stat": om.stat, "df": om.df,
-                         "ddf": om.ddf if om.ddf is not None else np.nan, "pval": om.pval})
+            rows.append(
+                {
+                    "test": f"common tau2 (mixed-effects QM, {om.test})",
+                    "stat": om.stat,
+                    "df": om.df,
+                    "ddf": om.ddf if om.ddf is not None else np.nan,
+                    "pval": om.pval,
+                }
+            )
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
-        return jsonable({"column": self.column, "subgroups": self.to_frame(), "tests": self.tests(),
-                         "skipped": self.skipped, "n_dropped": len(self.drop_log)})
+        return jsonable(
+            {
+                "column": self.column,
+                "subgroups": self.to_frame(),
+                "tests": self.tests(),
+                "skipped": self.skipped,
+                "n_dropped": len(self.drop_log),
+            }
+        )
 
     def summary(self) -> str:
         lines = [f"Subgroup analysis by '{self.column}' ({len(self.groups)} subgroups)", ""]
@@ -82,7 +103,9 @@ class SubgroupResult(ResultMixin):
         lines.append("")
         lines.append("Tests of subgroup differences:")
         for _, r in self.tests().iterrows():
-            lines.append(f"  {r['test']}: {r['stat']:.4f} on {int(r['df'])} df, p-val = {fmt_p(r['pval'])}")
+            lines.append(
+                f"  {r['test']}: {r['stat']:.4f} on {int(r['df'])} df, p-val = {fmt_p(r['pval'])}"
+            )
         for g, why in self.skipped.items():
             lines.append(f"Note: subgroup {g!r} not pooled: {why}")
         return "\n".join(lines)
@@ -117,7 +140,9 @@ def subgroup_analysis(
 
     if not isinstance(data, pd.DataFrame) or column not in data.columns:
         raise ModelError(f"subgroup column {column!r} not found in the data")
-    frame, yi_col, vi_col, _ = prepare(data, yi, vi, sei=sei, extra_columns=[column], step="subgroup")
+    frame, yi_col, vi_col, _ = prepare(
+        data, yi, vi, sei=sei, extra_columns=[column], step="subgroup"
+    )
     groups: dict[str, MetaResult] = {}
     skipped: dict[str, str] = {}
     kw = {"method": method, "test": test, "level": level, "tau2": tau2, "control": control}
@@ -133,7 +158,9 @@ def subgroup_analysis(
         except ModelError as exc:
             skipped[str(name)] = str(exc)
     if len(groups) < 2:
-        raise ModelError(f"subgroup analysis needs at least two subgroups with effects; got {list(groups)}")
+        raise ModelError(
+            f"subgroup analysis needs at least two subgroups with effects; got {list(groups)}"
+        )
     est = np.array([g.to_frame()["estimate"].iloc[0] for g in groups.values()])
     se = np.array([g.to_frame()["se"].iloc[0] for g in groups.values()])
     w = 1 / se**2
