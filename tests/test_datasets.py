@@ -53,13 +53,34 @@ def test_dataset_loads_from_installed_wheel(tmp_path):
     """Build a wheel, install it into a private folder and load the data from there."""
     wheel_dir = tmp_path / "wheel"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), "-q"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheel_dir),
+            "-q",
+        ],
         capture_output=True,
         text=True,
     )
     if build.returncode != 0 and "hatchling" in build.stderr:
         build = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(wheel_dir), "-q"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                str(ROOT),
+                "--no-deps",
+                "-w",
+                str(wheel_dir),
+                "-q",
+            ],
             capture_output=True,
             text=True,
         )
@@ -68,7 +89,17 @@ def test_dataset_loads_from_installed_wheel(tmp_path):
     assert "rlmeta/datasets/data/rl_llm_studies.csv" in zipfile.ZipFile(wheel).namelist()
     target = tmp_path / "site"
     inst = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel), "-q"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+            "-q",
+        ],
         capture_output=True,
         text=True,
     )
@@ -78,7 +109,12 @@ def test_dataset_loads_from_installed_wheel(tmp_path):
         "p = rlmeta.datasets.dataset_path(); "
         "print(len(df), str(p).startswith(str(pathlib.Path(rlmeta.__file__).parent)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["153", "True"]

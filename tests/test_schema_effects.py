@@ -31,20 +31,47 @@ def wide(**over) -> pd.DataFrame:
 @pytest.mark.parametrize(
     "frame,pattern",
     [
-        (wide().drop(columns="rl_score"), r"runs.csv, column 'rl_score': missing required column\(s\) 'rl_score'.*rl_score='your_column'"),
-        (wide(rl_score=[80.0, "n/a", 70.0]), r"runs.csv, row 2, column 'rl_score': expected a number, got 'n/a'"),
-        (wide(rl_sd=[1.0, 0.0, 2.0]), r"runs.csv, row 2, column 'rl_sd': expected a standard deviation > 0, got 0"),
-        (wide(n_items=[1319, 0, 1319]), r"runs.csv, row 2, column 'n_items': expected a sample size >= 1, got 0"),
+        (
+            wide().drop(columns="rl_score"),
+            r"runs.csv, column 'rl_score': missing required column\(s\) 'rl_score'.*rl_score='your_column'",
+        ),
+        (
+            wide(rl_score=[80.0, "n/a", 70.0]),
+            r"runs.csv, row 2, column 'rl_score': expected a number, got 'n/a'",
+        ),
+        (
+            wide(rl_sd=[1.0, 0.0, 2.0]),
+            r"runs.csv, row 2, column 'rl_sd': expected a standard deviation > 0, got 0",
+        ),
+        (
+            wide(n_items=[1319, 0, 1319]),
+            r"runs.csv, row 2, column 'n_items': expected a sample size >= 1, got 0",
+        ),
         (
             wide(score_scale=["proportion"] * 3),
             r"runs.csv, rows 1, 2, 3, column 'rl_score': score_scale is 'proportion' so expected a value in \[0, 1\], got 80 \(looks like a percent",
         ),
         (wide(rl_score=[80.0, 101.0, 70.0]), r"row 2, column 'rl_score'.*\[0, 100\], got 101"),
-        (wide(benchmark=["GSM8K", "GSM8K", "GSM8K"]), r"runs.csv, rows 1, 2, column 'metric': duplicate contrast rows"),
-        (wide(higher_is_better=[True, "maybe", True]), r"row 2, column 'higher_is_better': expected a boolean .* got 'maybe'"),
-        (wide(study_id=["s1", None, "s2"]), r"row 2, column 'study_id': expected a non-empty identifier"),
-        (wide(r=[0.5, 1.5, 0.1]), r"row 2, column 'r': expected a correlation in \[-1, 1\], got 1.5"),
-        (wide(rl_score=[80.0, None, 70.0]), r"row 2, column 'rl_score': expected a score, got an empty cell"),
+        (
+            wide(benchmark=["GSM8K", "GSM8K", "GSM8K"]),
+            r"runs.csv, rows 1, 2, column 'metric': duplicate contrast rows",
+        ),
+        (
+            wide(higher_is_better=[True, "maybe", True]),
+            r"row 2, column 'higher_is_better': expected a boolean .* got 'maybe'",
+        ),
+        (
+            wide(study_id=["s1", None, "s2"]),
+            r"row 2, column 'study_id': expected a non-empty identifier",
+        ),
+        (
+            wide(r=[0.5, 1.5, 0.1]),
+            r"row 2, column 'r': expected a correlation in \[-1, 1\], got 1.5",
+        ),
+        (
+            wide(rl_score=[80.0, None, 70.0]),
+            r"row 2, column 'rl_score': expected a score, got an empty cell",
+        ),
     ],
 )
 def test_wide_validation_messages(frame, pattern):
@@ -64,7 +91,9 @@ def test_long_validation_messages():
             "n": [100, 100, 100, 100],
         }
     )
-    with pytest.raises(SchemaError, match=r"row 4, column 'arm': expected arm 'rl' or 'baseline', got 'treatment'"):
+    with pytest.raises(
+        SchemaError, match=r"row 4, column 'arm': expected arm 'rl' or 'baseline', got 'treatment'"
+    ):
         validate_long(long, source="arms.csv")
     ok = validate_long(long.iloc[:3].assign(arm=["rl", "baseline", "RL"]))
     assert ok["arm"].tolist() == ["rl", "baseline", "rl"]
@@ -99,7 +128,11 @@ def test_paired_rd_rho_formula():
 
 
 def test_judge_scores_dropped_with_reason_unless_sd_assumed():
-    df = wide(score_scale=["percent", "1-10", "percent"], rl_score=[80.0, 7.2, 70.0], baseline_score=[75.0, 6.9, 71.0])
+    df = wide(
+        score_scale=["percent", "1-10", "percent"],
+        rl_score=[80.0, 7.2, 70.0],
+        baseline_score=[75.0, 6.9, 71.0],
+    )
     eff = rm.effect_sizes(df, measure="RD")
     log = rm.drop_log(eff)
     assert len(eff) == 2 and len(log) == 1
@@ -107,7 +140,10 @@ def test_judge_scores_dropped_with_reason_unless_sd_assumed():
     smd = rm.effect_sizes(df, measure="SMD")
     assert len(rm.drop_log(smd)) == 1 and "assumed_sd" in rm.drop_log(smd)["reason"].iloc[0]
     smd2 = rm.effect_sizes(df, measure="SMD", assumed_sd={"1-10": 1.5})
-    assert len(smd2) == 3 and smd2.loc[smd2["score_scale"] == "1-10", "var_source"].iloc[0] == "assumed SD"
+    assert (
+        len(smd2) == 3
+        and smd2.loc[smd2["score_scale"] == "1-10", "var_source"].iloc[0] == "assumed SD"
+    )
     # Bernoulli SD for proportion rows in a continuous measure
     assert smd2["var_source"].iloc[0] == "Bernoulli SD of a proportion"
 
@@ -127,8 +163,15 @@ def test_reported_se_used_for_rd():
 
 
 def test_smd_needs_two_per_arm():
-    df = wide(score_scale=["1-10"] * 3, rl_sd=[1.0, 1.0, 1.0], baseline_sd=[1.0, 1.0, 1.0], n_items=[1, 5, 5])
-    with pytest.raises(EffectError, match=r"row 1, column 'n_items': measure SMD needs a sample size >= 2"):
+    df = wide(
+        score_scale=["1-10"] * 3,
+        rl_sd=[1.0, 1.0, 1.0],
+        baseline_sd=[1.0, 1.0, 1.0],
+        n_items=[1, 5, 5],
+    )
+    with pytest.raises(
+        EffectError, match=r"row 1, column 'n_items': measure SMD needs a sample size >= 2"
+    ):
         rm.effect_sizes(df, measure="SMD")
 
 

@@ -19,6 +19,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False)
+
+
+@app.callback()
+def _root() -> None:
+    """Statistics of RL-trained LLM vs. baseline evidence: read, pool, check, report."""
+
+
 err_console = Console(stderr=True, highlight=False)
 
 

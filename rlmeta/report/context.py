@@ -1,0 +1,185 @@
+"""Shared state of one report run: data, effects, fitted models, figures, warnings."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import effect_sizes, meta_analysis
+from ..droplog import drop_log
+from .config import ReportConfig
+from .document import Block, figure, note
+
+__all__ = ["Context", "Unavailable", "effect_phrase", "measure_label", "scale_effect"]
+
+
+class Unavailable(Exception):
+    """A section or figure cannot be produced for a stated reason (not an error)."""
+
+
+_MEASURE_LABELS = {
+    "RD": "risk difference (percentage points)",
+    "OR": "log odds ratio",
+    "RR": "log risk ratio",
+    "AS": "arcsine difference",
+    "SMD": "standardised mean difference (Hedges' g)",
+    "SMDH": "heteroscedastic standardised mean difference",
+    "MD": "mean difference",
+    "ROM": "log ratio of means",
+    "MC": "mean change",
+    "SMCC": "standardised mean change (change-score SD)",
+    "SMCR": "standardised mean change (raw-score SD)",
+    "GEN": "effect size",
+}
+
+
+def measure_label(measure: str) -> str:
+    return _MEASURE_LABELS.get(measure, measure)
+
+
+def scale_effect(measure: str, x: float) -> float:
+    """Display scale: percentage points for RD, ratios for log measures."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return float("nan")
+    if measure == "RD":
+        return 100 * x
+    if measure in ("OR", "RR", "ROM"):
+        return math.exp(x)
+    return x
+
+
+def effect_phrase(measure: str, est: float, lo: float, hi: float, level: float = 0.95) -> str:
+    """A plain-words rendering of an effect with its interval.
+
+    >>> effect_phrase("RD", 0.081, 0.063, 0.098)
+    '+8.1 percentage points (95% CI 6.3 to 9.8)'
+    >>> effect_phrase("OR", 0.0, -0.1, 0.1)
+    'odds ratio 1.00 (95% CI 0.90 to 1.11)'
+    """
+    pct = f"{level:.0%}"
+    if measure == "RD":
+        return f"{100 * est:+.1f} percentage points ({pct} CI {100 * lo:.1f} to {100 * hi:.1f})"
+    if measure in ("OR", "RR", "ROM"):
+        name = {"OR": "odds ratio", "RR": "risk ratio", "ROM": "ratio of means"}[measure]
+        return f"{name} {math.exp(est):.2f} ({pct} CI {math.exp(lo):.2f} to {math.exp(hi):.2f})"
+    if measure == "AS":
+        return f"Cohen's h = {2 * est:.2f} ({pct} CI {2 * lo:.2f} to {2 * hi:.2f})"
+    if measure in ("SMD", "SMDH", "SMCC", "SMCR"):
+        return f"g = {est:.2f} ({pct} CI {lo:.2f} to {hi:.2f})"
+    return f"{est:.3g} ({pct} CI {lo:.3g} to {hi:.3g})"
+
+
+@dataclass
+class Context:
+    """Everything sections share; models are fitted once and cached."""
+
+    config: ReportConfig
+    data: pd.DataFrame
+    inputs: list[dict]
+    command: str
+    warnings: list[str] = field(default_factory=list)
+    _figure_count: int = 0
+
+    # ------------------------------------------------------------ data and effects
+    @cached_property
+    def effects(self) -> pd.DataFrame:
+        cfg = self.config
+        if {"yi", "vi"} <= set(self.data.columns) and "rl_score" not in self.data.columns:
+            return self.data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return effect_sizes(
+                self.data, measure=cfg.measure, rho=cfg.rho, assumed_sd=cfg.assumed_sd or None
+            )
+
+    @property
+    def measure(self) -> str:
+        if "measure" in self.effects.columns and self.effects["measure"].nunique() == 1:
+            return str(self.effects["measure"].iloc[0])
+        return self.config.measure.upper()
+
+    @property
+    def drops(self) -> pd.DataFrame:
+        return drop_log(self.effects)
+
+    def has(self, *cols: str) -> bool:
+        return all(c in self.effects.columns and self.effects[c].notna().any() for c in cols)
+
+    # ------------------------------------------------------------ models
+    def fit(self, **kw: Any):
+        """Fit with the report's defaults, warnings captured into the report's list."""
+        args = {"method": self.config.method, "test": self.config.test}
+        args.update(kw)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = meta_analysis(self.effects, **args)
+        for w in caught:
+            msg = str(w.message)
+            if msg not in self.warnings:
+                self.warnings.append(msg)
+        return res
+
+    @cached_property
+    def naive(self):
+        """Random-effects model treating every effect as independent."""
+        return self.fit()
+
+    @cached_property
+    def multilevel(self):
+        """3-level model (effect in comparison in study), or raises Unavailable."""
+        need_module("rlmeta.meta.multilevel", "multilevel models")
+        levels = [c.strip() for c in self.config.random.split("/")]
+        missing = [c for c in levels if c not in self.effects.columns]
+        if missing:
+            raise Unavailable(
+                f"the data have no column(s) {missing} to define the levels {self.config.random!r}"
+            )
+        return self.fit(random=self.config.random, test="t")
+
+    @cached_property
+    def robust(self):
+        need_module("rlmeta.meta.robust", "cluster-robust inference")
+        cl = self.config.robust_cluster
+        if cl not in self.effects.columns:
+            raise Unavailable(f"the data have no cluster column {cl!r}")
+        return self.multilevel.robust(cluster=cl, adjust=self.config.robust_adjust)
+
+    # ------------------------------------------------------------ figures
+    def figure(self, make, caption: str, figure_id: str, **kw) -> Block:
+        """Run a plotting callable and embed its figure as SVG; a note if plots are missing."""
+        try:
+            plots = need_module("rlmeta.plots", "figures")
+        except Unavailable as exc:
+            return note(f"Figure not available: {exc}")
+        import matplotlib.pyplot as plt
+
+        fig = make(plots, **kw)
+        if hasattr(fig, "figure") and not hasattr(fig, "savefig"):
+            fig = fig.figure
+        try:
+            svg = plots.to_svg(fig)
+        finally:
+            plt.close(fig)
+        self._figure_count += 1
+        return figure(svg, caption, figure_id)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.config.seed)
+
+
+def need_module(name: str, what: str):
+    """Import an optional part of rlmeta or raise :class:`Unavailable`."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == name or name.startswith(exc.name)):
+            raise Unavailable(f"{what} ({name}) are not part of this version of rlmeta") from None
+        raise
