@@ -176,7 +176,7 @@ def build_report(
         Called with each section's title before it runs.
     """
     cfg = config or ReportConfig()
-    np.random.seed(cfg.seed % 2**32)  # libraries that still use the global RNG stay reproducible
+    np.random.seed(cfg.seed % 2**32)  # noqa: NPY002 - libraries that still use the global RNG stay reproducible
     t0 = time.perf_counter()
     data, meta = _load(list(inputs or cfg.inputs), cfg)
     data = _filters(data, cfg)
