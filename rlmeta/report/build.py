@@ -157,6 +157,7 @@ SECTION_ORDER: list[tuple[str, str, Callable]] = [
 def build_report(
     inputs: Sequence[str] = (),
     *,
+    data: pd.DataFrame | None = None,
     config: ReportConfig | None = None,
     command: str | None = None,
     progress: Callable[[str], None] | None = None,
@@ -168,6 +169,9 @@ def build_report(
     inputs
         Files or folders that :func:`rlmeta.read` understands; empty means the
         bundled dataset.
+    data
+        A table (wide contrasts, long observations or effects) to use instead of
+        ``inputs``.
     config
         A :class:`ReportConfig` (defaults when None).
     command
@@ -178,7 +182,13 @@ def build_report(
     cfg = config or ReportConfig()
     np.random.seed(cfg.seed % 2**32)  # noqa: NPY002 - libraries that still use the global RNG stay reproducible
     t0 = time.perf_counter()
-    data, meta = _load(list(inputs or cfg.inputs), cfg)
+    if data is not None:
+        meta = [{"path": "(DataFrame passed to build_report)", "sha256": hashlib.sha256(
+            pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes()).hexdigest(), "rows": len(data)}]
+        if "rl_method" in data.columns or "learning_rate" in data.columns:
+            data = extend_drop_log(add_derived_columns(data), data)
+    else:
+        data, meta = _load(list(inputs or cfg.inputs), cfg)
     data = _filters(data, cfg)
     ctx = Context(config=cfg, data=data, inputs=meta, command=command or "rlmeta.build_report()")
     sections: list[Section] = []

@@ -1,0 +1,157 @@
+"""The report: every section present, numbers from the engine, escaping, PDF, atomic output."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import rlmeta as rm
+from rlmeta.report import ReportConfig, build_report, render_html, write_report
+from rlmeta.report.build import SECTION_ORDER
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def bundled_report():
+    return build_report(config=ReportConfig(gosh_subsets=2000, spec_max=200, permutations=200))
+
+
+def test_every_section_present_and_none_failed(bundled_report):
+    ids = [s.id for s in bundled_report.sections]
+    assert ids == ["provenance"] + [sid for sid, _, _ in SECTION_ORDER]
+    assert not bundled_report.failed(), [(s.title, s.note) for s in bundled_report.failed()]
+    for s in bundled_report.sections:
+        if s.status == "unavailable":
+            assert s.note, f"{s.title} is unavailable without a reason"
+
+
+def test_headline_matches_the_engine(bundled_report):
+    eff = rm.effect_sizes(rm.datasets.load_rl_llm_studies(), measure="RD")
+    res = rm.meta_analysis(eff, method="REML", test="knha")
+    html = render_html(bundled_report)
+    est = 100 * res.to_frame()["estimate"].iloc[0]
+    assert f"{est:.4f}" in html  # the naive model's estimate in percentage points
+    assert f"{len(eff)} effect sizes" in html
+
+
+def test_provenance_has_hash_versions_seed_command(bundled_report):
+    prov = bundled_report.sections[0]
+    html = render_html(bundled_report)
+    import hashlib
+
+    sha = hashlib.sha256(rm.datasets.dataset_path().read_bytes()).hexdigest()
+    assert sha in html
+    assert "statsmodels" in html and "Seed: 20251121" in html
+    assert prov.status == "ok"
+
+
+def test_html_is_self_contained(bundled_report):
+    html = render_html(bundled_report)
+    assert not re.search(r"<script\b", html, re.I)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html, re.I)
+    assert "<link" not in html.lower()
+
+
+def test_hostile_strings_are_escaped():
+    df = rm.datasets.load_rl_llm_studies()
+    df.loc[df.index[:5], "study_id"] = HOSTILE
+    df.loc[df.index[5:8], "benchmark"] = [f"{HOSTILE}&<b>{i}" for i in range(3)]
+    rep = build_report(data=df, config=ReportConfig(gosh_subsets=500, spec_max=50, permutations=100))
+    html = render_html(rep)
+    assert HOSTILE not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>" not in html.replace("<body>", "")
+
+
+def test_config_overrides_and_errors():
+    cfg = ReportConfig().override(measure="LOR", rho=0.5)
+    assert (cfg.measure, cfg.rho) == ("LOR", 0.5)
+    with pytest.raises(rm.ConfigError, match="rho values must be in"):
+        ReportConfig().override(rho=2.0)
+    with pytest.raises(rm.ConfigError, match="unknown key 'mesure'"):
+        ReportConfig.from_mapping({"effects": {"mesure": "RD"}})
+    with pytest.raises(rm.ConfigError, match="must be an integer"):
+        ReportConfig.from_mapping({"report": {"seed": "abc"}})
+
+
+def test_write_is_atomic_and_complete(tmp_path, bundled_report, monkeypatch):
+    out = tmp_path / "r.html"
+    written = write_report(bundled_report, out, formats=("html",))
+    assert written == [out] and out.read_text().rstrip().endswith("</html>")
+    # a failure in the middle of writing leaves the old file untouched and no temp file behind
+    before = out.read_text()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("rlmeta.report.build.write_html", boom)
+    with pytest.raises(RuntimeError):
+        write_report(bundled_report, out, formats=("html",))
+    assert out.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+@pytest.mark.slow
+def test_pdf_has_the_same_sections(tmp_path, bundled_report):
+    pypdf = pytest.importorskip("pypdf")
+    pdf = write_report(bundled_report, tmp_path / "r.pdf", formats=("pdf",))[0]
+    reader = pypdf.PdfReader(str(pdf))
+    assert len(reader.pages) >= 5
+    text = " ".join(p.extract_text() for p in reader.pages)
+    for s in bundled_report.sections:
+        assert s.title.split(":")[0] in text, s.title
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdftoppm (poppler-utils) missing in CI")
+        pytest.skip("pdftoppm not installed")
+    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")], check=True)
+    png = next(tmp_path.glob("page*.png"))
+    from PIL import Image
+
+    img = np.asarray(Image.open(png).convert("L"))
+    assert img.shape[0] > 300 and (img < 128).mean() > 0.005  # a rendered page with ink on it
+
+
+@pytest.mark.browser
+def test_report_in_headless_chromium(tmp_path, bundled_report):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (Debian package 'chromium')")
+        pytest.skip("chromium not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = write_report(bundled_report, tmp_path / "r.html", formats=("html",))[0]
+    n_fig = len(bundled_report.figures)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        messages = []
+        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        figs = page.evaluate(
+            """() => Array.from(document.querySelectorAll('figure')).map(f => {
+                   const s = f.querySelector('svg'); if (!s) return null;
+                   const r = s.getBoundingClientRect();
+                   return {id: f.dataset.figure, w: r.width, h: r.height, n: s.querySelectorAll('path,text,use').length};
+               })"""
+        )
+        page.screenshot(path=str(tmp_path / "shot.png"), full_page=False)
+        browser.close()
+    assert not [m for m in messages if m.startswith(("error", "pageerror"))], messages
+    assert [u for u in requests if not u.startswith("file:")] == [], "the report loads nothing from the network"
+    assert len(figs) == n_fig
+    for f in figs:
+        assert f is not None and f["w"] > 100 and f["h"] > 100 and f["n"] > 10, f
