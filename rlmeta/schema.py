@@ -47,6 +47,7 @@ __all__ = [
     "validate_long",
     "validate_effects",
     "validate_items",
+    "find_problems",
     "row_numbers",
     "coerce_bool",
     "score_bounds",
@@ -323,83 +324,55 @@ def _contrast_keys(frame: pd.DataFrame) -> list[str]:
 
 
 # --------------------------------------------------------------------------- validators
-def validate_wide(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
-    """Validate a wide contrast table (one row per RL-vs-baseline contrast).
+class _Problems:
+    """Raise the first problem, or collect every problem (for ``rlmeta validate``)."""
 
-    Fills defaults (``comparison_id`` = ``study_id``, ``metric`` = "score",
-    ``higher_is_better`` = True), converts numeric and boolean columns, and checks:
-    required columns; numbers where numbers are expected; SD > 0, SE >= 0, n >= 1;
-    scores within their ``score_scale``; one row per contrast.
+    def __init__(self, collect: bool) -> None:
+        self.collect = collect
+        self.found: list[SchemaError] = []
+        self.unparsed: dict[str, np.ndarray] = {}  # cells already reported as non-numeric
 
-    Returns a validated copy; raises :class:`SchemaError` on the first problem.
-    """
-    src = _source(frame, source)
-    _require(frame, WIDE_COLUMNS, src, "wide")
-    out = frame.copy()
-    for col in WIDE_COLUMNS:
-        if col.name not in out.columns:
-            continue
-        if col.kind == "num":
-            out[col.name] = _numeric(out, col.name, src)
-        elif col.kind == "str":
-            out[col.name] = _strings(out, col.name, src, col.required)
-    out = _defaults(out)
-    out["higher_is_better"] = coerce_bool(
-        out["higher_is_better"], column="higher_is_better", source=src, frame=out
-    )
-    out["higher_is_better"] = (
-        out["higher_is_better"].map(lambda v: True if v is None else bool(v)).astype(bool)
-    )
-    for col in ("rl_score", "baseline_score"):
-        miss = out[col].isna().to_numpy()
-        if miss.any():
-            raise SchemaError(
-                "expected a score, got an empty cell",
-                file=src,
-                row=row_numbers(out, miss),
-                column=col,
-            )
-    for col in ("rl_sd", "baseline_sd"):
-        if col in out.columns:
-            _check_positive(out, col, src, strict=True, what="a standard deviation")
-    for col in ("rl_se", "baseline_se"):
-        if col in out.columns:
-            _check_positive(out, col, src, strict=False, what="a standard error")
-    for col in ("rl_n", "baseline_n", "n_items"):
-        if col in out.columns:
-            _check_n(out, col, src)
-    if "r" in out.columns:
-        vals = out["r"].to_numpy(dtype=float)
-        bad = ~np.isnan(vals) & (np.abs(vals) > 1)
-        if bad.any():
-            raise SchemaError(
-                f"expected a correlation in [-1, 1], got {vals[bad][0]:g}",
-                file=src,
-                row=row_numbers(out, bad),
-                column="r",
-            )
-    _check_bounds(out, ["rl_score", "baseline_score"], src)
-    _check_unique(out, _contrast_keys(out), src, "contrast rows")
-    return out
+    def run(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SchemaError as exc:
+            if not self.collect:
+                raise
+            self.found.append(exc)
+            return None
 
 
-def validate_long(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
-    """Validate a long observation table (one row per arm x benchmark x metric).
+def _layout_spec(layout: str) -> dict:
+    if layout == "wide":
+        return {
+            "columns": WIDE_COLUMNS,
+            "scores": ["rl_score", "baseline_score"],
+            "sd": ["rl_sd", "baseline_sd"],
+            "se": ["rl_se", "baseline_se"],
+            "n": ["rl_n", "baseline_n", "n_items"],
+            "what": "contrast rows",
+        }
+    return {"columns": LONG_COLUMNS, "scores": ["score"], "sd": ["sd"], "se": ["se"], "n": ["n"], "what": "arm rows"}
 
-    Checks the same as :func:`validate_wide` per arm, plus the arm labels
-    (``rl`` / ``baseline``, case-insensitive) and one row per arm and contrast.
-    """
-    src = _source(frame, source)
-    _require(frame, LONG_COLUMNS, src, "long")
-    out = frame.copy()
-    for col in LONG_COLUMNS:
-        if col.name not in out.columns:
-            continue
-        if col.kind == "num":
-            out[col.name] = _numeric(out, col.name, src)
-        elif col.kind == "str":
-            out[col.name] = _strings(out, col.name, src, col.required)
-    out = _defaults(out)
+
+def _check_missing_scores(out: pd.DataFrame, col: str, src: str | None, skip: np.ndarray | None = None) -> None:
+    miss = out[col].isna().to_numpy()
+    if skip is not None:
+        miss = miss & ~skip
+    if miss.any():
+        raise SchemaError("expected a score, got an empty cell", file=src, row=row_numbers(out, miss), column=col)
+
+
+def _check_r(out: pd.DataFrame, src: str | None) -> None:
+    vals = out["r"].to_numpy(dtype=float)
+    bad = ~np.isnan(vals) & (np.abs(vals) > 1)
+    if bad.any():
+        raise SchemaError(
+            f"expected a correlation in [-1, 1], got {vals[bad][0]:g}", file=src, row=row_numbers(out, bad), column="r"
+        )
+
+
+def _check_arms(out: pd.DataFrame, src: str | None) -> None:
     arms = out["arm"].astype("string").str.strip().str.lower()
     bad = ~arms.isin(ARMS).fillna(False).to_numpy()
     if bad.any():
@@ -409,33 +382,97 @@ def validate_long(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataF
             row=row_numbers(out, bad),
             column="arm",
         )
-    out["arm"] = arms.astype(object)
-    out["higher_is_better"] = coerce_bool(
-        out["higher_is_better"], column="higher_is_better", source=src, frame=out
-    )
-    out["higher_is_better"] = (
-        out["higher_is_better"].map(lambda v: True if v is None else bool(v)).astype(bool)
-    )
-    miss = out["score"].isna().to_numpy()
-    if miss.any():
-        raise SchemaError(
-            "expected a score, got an empty cell",
-            file=src,
-            row=row_numbers(out, miss),
-            column="score",
-        )
-    if "sd" in out.columns:
-        _check_positive(out, "sd", src, strict=True, what="a standard deviation")
-    if "se" in out.columns:
-        _check_positive(out, "se", src, strict=False, what="a standard error")
-    if "n" in out.columns:
-        _check_n(out, "n", src)
-    _check_bounds(out, ["score"], src)
-    keys = _contrast_keys(out) + ["arm"]
-    if "seed" in out.columns:
-        keys.append("seed")
-    _check_unique(out, keys, src, "arm rows")
+
+
+def _validate(frame: pd.DataFrame, layout: str, source: str | None, problems: _Problems) -> pd.DataFrame:
+    spec = _layout_spec(layout)
+    src = _source(frame, source)
+    _require(frame, spec["columns"], src, layout)
+    out = frame.copy()
+    for col in spec["columns"]:
+        if col.name not in out.columns:
+            continue
+        if col.kind == "num":
+            num = problems.run(_numeric, out, col.name, src)
+            if num is None:
+                num = pd.to_numeric(out[col.name], errors="coerce").astype(float)
+                problems.unparsed[col.name] = (num.isna() & out[col.name].notna()).to_numpy()
+            out[col.name] = num
+        elif col.kind == "str":
+            text = problems.run(_strings, out, col.name, src, col.required)
+            if text is not None:
+                out[col.name] = text
+    out = _defaults(out)
+    if layout == "long":
+        problems.run(_check_arms, out, src)
+        out["arm"] = out["arm"].astype("string").str.strip().str.lower().astype(object)
+    hib = problems.run(coerce_bool, out["higher_is_better"], column="higher_is_better", source=src, frame=out)
+    if hib is not None:
+        out["higher_is_better"] = hib.map(lambda v: True if v is None else bool(v)).astype(bool)
+    for col in spec["scores"]:
+        problems.run(_check_missing_scores, out, col, src, problems.unparsed.get(col))
+    for col in spec["sd"]:
+        if col in out.columns:
+            problems.run(_check_positive, out, col, src, strict=True, what="a standard deviation")
+    for col in spec["se"]:
+        if col in out.columns:
+            problems.run(_check_positive, out, col, src, strict=False, what="a standard error")
+    for col in spec["n"]:
+        if col in out.columns:
+            problems.run(_check_n, out, col, src)
+    if layout == "wide" and "r" in out.columns:
+        problems.run(_check_r, out, src)
+    problems.run(_check_bounds, out, spec["scores"], src)
+    keys = _contrast_keys(out)
+    if layout == "long":
+        keys = keys + ["arm"] + (["seed"] if "seed" in out.columns else [])
+    problems.run(_check_unique, out, keys, src, spec["what"])
     return out
+
+
+def validate_wide(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
+    """Validate a wide contrast table (one row per RL-vs-baseline contrast).
+
+    Fills defaults (``comparison_id`` = ``study_id``, ``metric`` = "score",
+    ``higher_is_better`` = True), converts numeric and boolean columns, and checks:
+    required columns; numbers where numbers are expected; SD > 0, SE >= 0, n >= 1;
+    correlations in [-1, 1]; scores within their ``score_scale``; one row per contrast.
+
+    Returns a validated copy; raises :class:`SchemaError` on the first problem
+    (:func:`find_problems` lists all of them).
+    """
+    return _validate(frame, "wide", source, _Problems(collect=False))
+
+
+def validate_long(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
+    """Validate a long observation table (one row per arm x benchmark x metric).
+
+    Checks the same as :func:`validate_wide` per arm, plus the arm labels
+    (``rl`` / ``baseline``, case-insensitive) and one row per arm and contrast.
+    """
+    return _validate(frame, "long", source, _Problems(collect=False))
+
+
+def find_problems(frame: pd.DataFrame, *, source: str | None = None, layout: str | None = None) -> list[SchemaError]:
+    """Every problem of a wide or long table (empty list when it is valid).
+
+    The layout is taken from the columns (``arm`` means long) unless given.
+
+    >>> import pandas as pd
+    >>> bad = pd.DataFrame({"study_id": ["a", "b"], "benchmark": ["x", "y"],
+    ...                     "rl_score": ["0.5", "oops"], "baseline_score": [0.4, -1.0],
+    ...                     "score_scale": "proportion"})
+    >>> [str(p) for p in find_problems(bad, source="t.csv")]
+    ["t.csv, row 2, column 'rl_score': expected a number, got 'oops'", "t.csv, row 2, column 'baseline_score': score_scale is 'proportion' so expected a value in [0, 1], got -1"]
+    """
+    if layout is None:
+        layout = "long" if "arm" in frame.columns and "rl_score" not in frame.columns else "wide"
+    problems = _Problems(collect=True)
+    try:
+        _validate(frame, layout, source, problems)
+    except SchemaError as exc:  # missing required columns stop everything else
+        problems.found.append(exc)
+    return problems.found
 
 
 def validate_effects(
