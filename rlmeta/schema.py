@@ -179,6 +179,8 @@ def _numeric(frame: pd.DataFrame, column: str, source: str | None) -> pd.Series:
     raw = frame[column]
     if pd.api.types.is_bool_dtype(raw):
         raise SchemaError("expected a number, got a boolean column", file=source, column=column)
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw.astype(float)
     num = pd.to_numeric(raw, errors="coerce")
     blank = raw.isna() | raw.astype("string").str.strip().isin(["", "NA", "NaN", "nan", "None"])
     bad = num.isna() & ~blank
@@ -352,15 +354,26 @@ def _layout_spec(layout: str) -> dict:
             "n": ["rl_n", "baseline_n", "n_items"],
             "what": "contrast rows",
         }
-    return {"columns": LONG_COLUMNS, "scores": ["score"], "sd": ["sd"], "se": ["se"], "n": ["n"], "what": "arm rows"}
+    return {
+        "columns": LONG_COLUMNS,
+        "scores": ["score"],
+        "sd": ["sd"],
+        "se": ["se"],
+        "n": ["n"],
+        "what": "arm rows",
+    }
 
 
-def _check_missing_scores(out: pd.DataFrame, col: str, src: str | None, skip: np.ndarray | None = None) -> None:
+def _check_missing_scores(
+    out: pd.DataFrame, col: str, src: str | None, skip: np.ndarray | None = None
+) -> None:
     miss = out[col].isna().to_numpy()
     if skip is not None:
         miss = miss & ~skip
     if miss.any():
-        raise SchemaError("expected a score, got an empty cell", file=src, row=row_numbers(out, miss), column=col)
+        raise SchemaError(
+            "expected a score, got an empty cell", file=src, row=row_numbers(out, miss), column=col
+        )
 
 
 def _check_r(out: pd.DataFrame, src: str | None) -> None:
@@ -368,7 +381,10 @@ def _check_r(out: pd.DataFrame, src: str | None) -> None:
     bad = ~np.isnan(vals) & (np.abs(vals) > 1)
     if bad.any():
         raise SchemaError(
-            f"expected a correlation in [-1, 1], got {vals[bad][0]:g}", file=src, row=row_numbers(out, bad), column="r"
+            f"expected a correlation in [-1, 1], got {vals[bad][0]:g}",
+            file=src,
+            row=row_numbers(out, bad),
+            column="r",
         )
 
 
@@ -384,7 +400,9 @@ def _check_arms(out: pd.DataFrame, src: str | None) -> None:
         )
 
 
-def _validate(frame: pd.DataFrame, layout: str, source: str | None, problems: _Problems) -> pd.DataFrame:
+def _validate(
+    frame: pd.DataFrame, layout: str, source: str | None, problems: _Problems
+) -> pd.DataFrame:
     spec = _layout_spec(layout)
     src = _source(frame, source)
     _require(frame, spec["columns"], src, layout)
@@ -406,7 +424,9 @@ def _validate(frame: pd.DataFrame, layout: str, source: str | None, problems: _P
     if layout == "long":
         problems.run(_check_arms, out, src)
         out["arm"] = out["arm"].astype("string").str.strip().str.lower().astype(object)
-    hib = problems.run(coerce_bool, out["higher_is_better"], column="higher_is_better", source=src, frame=out)
+    hib = problems.run(
+        coerce_bool, out["higher_is_better"], column="higher_is_better", source=src, frame=out
+    )
     if hib is not None:
         out["higher_is_better"] = hib.map(lambda v: True if v is None else bool(v)).astype(bool)
     for col in spec["scores"]:
@@ -453,7 +473,9 @@ def validate_long(frame: pd.DataFrame, *, source: str | None = None) -> pd.DataF
     return _validate(frame, "long", source, _Problems(collect=False))
 
 
-def find_problems(frame: pd.DataFrame, *, source: str | None = None, layout: str | None = None) -> list[SchemaError]:
+def find_problems(
+    frame: pd.DataFrame, *, source: str | None = None, layout: str | None = None
+) -> list[SchemaError]:
     """Every problem of a wide or long table (empty list when it is valid).
 
     The layout is taken from the columns (``arm`` means long) unless given.

@@ -146,7 +146,11 @@ def test_extreme_but_valid_inputs_stay_finite(yis, vscale, method):
     for key in ("tau2", "q", "i2"):
         assert d[key] is not None and np.isfinite(d[key]), key
     c = d["coefficients"][0]
-    assert np.isfinite(c["estimate"]) and np.isfinite(c["se"]) and c["ci_low"] <= c["estimate"] <= c["ci_high"]
+    assert (
+        np.isfinite(c["estimate"])
+        and np.isfinite(c["se"])
+        and c["ci_low"] <= c["estimate"] <= c["ci_high"]
+    )
 
 
 @SETTINGS
@@ -159,8 +163,14 @@ def test_extreme_but_valid_inputs_stay_finite(yis, vscale, method):
 def test_swapping_arms_negates_proportion_effects(p1, p2, n, measure):
     def frame(a, b):
         return pd.DataFrame(
-            {"study_id": ["s"], "benchmark": ["b"], "rl_score": [a], "baseline_score": [b], "n_items": [n],
-             "score_scale": ["proportion"]}
+            {
+                "study_id": ["s"],
+                "benchmark": ["b"],
+                "rl_score": [a],
+                "baseline_score": [b],
+                "n_items": [n],
+                "score_scale": ["proportion"],
+            }
         )
 
     e1 = rm.effect_sizes(frame(p1, p2), measure=measure)
@@ -176,8 +186,14 @@ def test_swapping_arms_negates_proportion_effects(p1, p2, n, measure):
 @given(st.floats(0.05, 0.95), st.floats(0.05, 0.95), st.integers(20, 3000), st.floats(0, 0.99))
 def test_paired_rd_variance_decreases_with_rho(p1, p2, n, rho):
     base = pd.DataFrame(
-        {"study_id": ["s"], "benchmark": ["b"], "rl_score": [p1], "baseline_score": [p2], "n_items": [n],
-         "score_scale": ["proportion"]}
+        {
+            "study_id": ["s"],
+            "benchmark": ["b"],
+            "rl_score": [p1],
+            "baseline_score": [p2],
+            "n_items": [n],
+            "score_scale": ["proportion"],
+        }
     )
     v0 = rm.effect_sizes(base, measure="RD", rho=0)["vi"].iloc[0]
     vr = rm.effect_sizes(base, measure="RD", rho=rho)["vi"].iloc[0]

@@ -62,7 +62,9 @@ def test_hostile_strings_are_escaped():
     df = rm.datasets.load_rl_llm_studies()
     df.loc[df.index[:5], "study_id"] = HOSTILE
     df.loc[df.index[5:8], "benchmark"] = [f"{HOSTILE}&<b>{i}" for i in range(3)]
-    rep = build_report(data=df, config=ReportConfig(gosh_subsets=500, spec_max=50, permutations=100))
+    rep = build_report(
+        data=df, config=ReportConfig(gosh_subsets=500, spec_max=50, permutations=100)
+    )
     html = render_html(rep)
     assert HOSTILE not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -110,7 +112,10 @@ def test_pdf_has_the_same_sections(tmp_path, bundled_report):
         if os.environ.get("CI"):
             pytest.fail("pdftoppm (poppler-utils) missing in CI")
         pytest.skip("pdftoppm not installed")
-    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+        check=True,
+    )
     png = next(tmp_path.glob("page*.png"))
     from PIL import Image
 
@@ -131,7 +136,12 @@ def test_report_in_headless_chromium(tmp_path, bundled_report):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+            ],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         messages = []
@@ -151,7 +161,9 @@ def test_report_in_headless_chromium(tmp_path, bundled_report):
         page.screenshot(path=str(tmp_path / "shot.png"), full_page=False)
         browser.close()
     assert not [m for m in messages if m.startswith(("error", "pageerror"))], messages
-    assert [u for u in requests if not u.startswith("file:")] == [], "the report loads nothing from the network"
+    assert [u for u in requests if not u.startswith("file:")] == [], (
+        "the report loads nothing from the network"
+    )
     assert len(figs) == n_fig
     for f in figs:
         assert f is not None and f["w"] > 100 and f["h"] > 100 and f["n"] > 10, f

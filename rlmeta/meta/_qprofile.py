@@ -77,21 +77,17 @@ def qprofile_ci(
         idx = np.flatnonzero(sel)
         if idx.size == 0:
             return np.array([]), np.array([], bool)
+        ys, vs, Xs, ms, ts = y[idx], v[idx], X[idx], m[idx], target[idx]
 
         def f(t, active):
+            if active is None or active.all():
+                return _q(t, ys, vs, Xs, ms) - ts
             out = np.zeros_like(t)
-            a = np.ones(idx.size, bool) if active is None else active
-            out[a] = _q(t[a], y[idx][a], v[idx][a], X[idx][a], m[idx][a]) - target[idx][a]
+            out[active] = _q(t[active], ys[active], vs[active], Xs[active], ms[active]) - ts[active]
             return out
 
         return zeroin(
-            f,
-            tmin[idx],
-            tmax[idx],
-            q_min[idx] - target[idx],
-            q_max[idx] - target[idx],
-            tol=tol,
-            maxiter=maxiter,
+            f, tmin[idx], tmax[idx], q_min[idx] - ts, q_max[idx] - ts, tol=tol, maxiter=maxiter
         )
 
     # upper bound

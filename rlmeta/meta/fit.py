@@ -142,8 +142,10 @@ def prepare(
         if col not in frame.columns:
             raise ModelError(f"column {col!r} not found in the data")
     isna = frame[need].isna()
-    reasons = isna.apply(lambda r: "missing value in " + ", ".join(c for c in need if r[c]), axis=1)
     bad = isna.any(axis=1).to_numpy()
+    reasons = pd.Series("", index=frame.index, dtype=object)
+    for i in np.flatnonzero(bad):  # only the (few) bad rows need a reason string
+        reasons.iloc[i] = "missing value in " + ", ".join(c for c in need if isna.iloc[i][c])
     kept = record_drops(frame, bad, reason=reasons, step=step)
     if bad.any():
         warnings.warn(

@@ -183,8 +183,15 @@ def build_report(
     np.random.seed(cfg.seed % 2**32)  # noqa: NPY002 - libraries that still use the global RNG stay reproducible
     t0 = time.perf_counter()
     if data is not None:
-        meta = [{"path": "(DataFrame passed to build_report)", "sha256": hashlib.sha256(
-            pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes()).hexdigest(), "rows": len(data)}]
+        meta = [
+            {
+                "path": "(DataFrame passed to build_report)",
+                "sha256": hashlib.sha256(
+                    pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes()
+                ).hexdigest(),
+                "rows": len(data),
+            }
+        ]
         if "rl_method" in data.columns or "learning_rate" in data.columns:
             data = extend_drop_log(add_derived_columns(data), data)
     else:
