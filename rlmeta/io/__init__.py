@@ -1,0 +1,1 @@
+"""Readers and writers (the sweep reader lives in :mod:`rlmeta.io.sweeps`)."""
