@@ -135,17 +135,12 @@ def _prepare(
             vals = frame[col].to_numpy(dtype=float, na_value=np.nan)
             nonfinite[col] = np.isinf(vals)
     bad = (isna | nonfinite).any(axis=1).to_numpy()
-    reasons = [
-        "; ".join(
-            p
-            for p in (
-                ("missing value in " + ", ".join(c for c in need if isna.at[i, c])) if isna.loc[i].any() else "",
-                ("non-finite value in " + ", ".join(c for c in need if nonfinite.at[i, c])) if nonfinite.loc[i].any() else "",
-            )
-            if p
-        )
-        for i in frame.index
-    ]
+    reasons = pd.Series("", index=frame.index, dtype=object)
+    for i in frame.index[bad]:  # only the dropped rows need a reason
+        na = [c for c in need if isna.at[i, c]]
+        inf = [c for c in need if nonfinite.at[i, c]]
+        reasons[i] = "; ".join(p for p in (("missing value in " + ", ".join(na)) if na else "",
+                                           ("non-finite value in " + ", ".join(inf)) if inf else "") if p)
     kept = record_drops(frame, bad, reason=reasons, step=step)
     if bad.any():
         warnings.warn(
