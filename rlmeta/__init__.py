@@ -14,6 +14,7 @@ parity, check robustness, and write a report.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets
+from .datasets.simulate import simulate_sweep
 from .droplog import drop_log
 from .effects import effect_sizes
 from .errors import (
@@ -28,7 +29,12 @@ from .errors import (
     RlmetaWarning,
     SchemaError,
 )
+from .explore import cluster, effect_matrix, pca
+from .interaction import interaction
+from .io.sweeps import read_sweep
 from .meta import meta_analysis
+from .regression import adjust_pvalues, regress
+from .stability import location_scale, setting_summary, stability, variance_tests
 
 try:
     __version__ = version("rlmeta")
@@ -41,6 +47,18 @@ __all__ = [
     "drop_log",
     "effect_sizes",
     "meta_analysis",
+    "regress",
+    "adjust_pvalues",
+    "interaction",
+    "stability",
+    "setting_summary",
+    "variance_tests",
+    "location_scale",
+    "effect_matrix",
+    "pca",
+    "cluster",
+    "read_sweep",
+    "simulate_sweep",
     "RlmetaError",
     "DataError",
     "SchemaError",
