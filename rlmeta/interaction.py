@@ -129,10 +129,12 @@ def _slope_vectors(fit: _Fitted, x: str, moderator: str, mvals: list[Any], base:
                    step: float) -> np.ndarray:
     """Rows L(m) = d(design row)/dx at each moderator value; checks that x enters linearly."""
     x0 = float(base[x])
+    # one design build for all values (formulaic is the slow part)
+    X = _rows(fit, base, [{x: x0 + j * step, moderator: m} for m in mvals for j in range(3)])
     out = []
-    for m in mvals:
-        X = _rows(fit, base, [{x: x0, moderator: m}, {x: x0 + step, moderator: m}, {x: x0 + 2 * step, moderator: m}])
-        d1, d2 = (X[1] - X[0]) / step, (X[2] - X[1]) / step
+    for i in range(len(mvals)):
+        d1 = (X[3 * i + 1] - X[3 * i]) / step
+        d2 = (X[3 * i + 2] - X[3 * i + 1]) / step
         if not np.allclose(d1, d2, rtol=1e-6, atol=1e-9 * (1 + np.abs(d1).max())):
             raise ModelError(
                 f"{x!r} does not enter the model linearly (e.g. log10({x}) or a polynomial): simple slopes per unit of "
@@ -455,6 +457,8 @@ def interaction(
             level = 0.95
     else:
         model = data_or_result
+        fit0 = _as_fitted(model)  # raises a clear error for anything else
+        del fit0
         if formula is not None or outcome is not None or fit_kwargs:
             raise ModelError("formula=, outcome= and model options apply when passing data, not a fitted model")
         level = model.level if level is None else level

@@ -263,7 +263,10 @@ class RegressionResult(ResultMixin):
     # ------------------------------------------------------------------ tables
     def to_frame(self, level: float | None = None) -> pd.DataFrame:
         """Coefficient table: term, estimate, se, stat, df, pval, ci_low, ci_high, std_estimate."""
-        se = np.sqrt(np.diag(self.cov))
+        d = np.diag(self.cov)
+        # rounding can leave tiny negative variances (e.g. robust covariances of exactly fitted terms)
+        d = np.where((d < 0) & (d > -1e-10 * max(np.abs(d).max(), 1e-300)), 0.0, d)
+        se = np.sqrt(np.where(d < 0, np.nan, d))
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = self.params / se
         crit = self.crit(level)
