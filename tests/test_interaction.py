@@ -107,9 +107,15 @@ def test_johnson_neyman_closed_form_cases():
     always = johnson_neyman(np.array([1.0, 0]), np.zeros(2), np.array([1.0, 0]), np.diag([0.01, 0]), 1.96)
     assert never.regions == [] and always.regions == [(-np.inf, np.inf)]
     assert "not significant" in never.summary() and "every value" in always.summary()
-    # slope = m exactly known (no variance in C direction): linear condition, one bound at 0
-    lin = johnson_neyman(np.array([0.0, 1]), np.array([1.0, 0]), np.array([1.0, 0.0]), np.diag([0.0, 0.0]), 1.96)
-    assert lin.regions in ([(-np.inf, np.inf)], [(-np.inf, 0.0), (0.0, np.inf)]) or lin.bounds == [0.0]
+    # slope = m known without error: significant everywhere except at m = 0 (a double root)
+    exact = johnson_neyman(np.array([0.0, 1]), np.array([1.0, 0]), np.array([1.0, 0.0]), np.zeros((2, 2)), 1.96)
+    assert exact.bounds == [0.0, 0.0] and exact.regions == [(-np.inf, 0.0), (0.0, np.inf)]
+    # a negative quadratic coefficient: significant only between the roots
+    # slope = 1 (se 0.1 at m = 0) with the SE growing linearly in m: |1| > 1.96 * 0.1 * |1 + m| between roots
+    grow = johnson_neyman(np.array([1.0, 0]), np.array([0.0, 1]), np.array([1.0, 0.0]), np.full((2, 2), 0.01), 1.96)
+    q = 1 / 0.196
+    np.testing.assert_allclose(grow.bounds, [-1 - q, -1 + q])
+    assert grow.regions == [(pytest.approx(-1 - q), pytest.approx(-1 + q))]
 
 
 def test_covariate_held_and_three_way(data):
