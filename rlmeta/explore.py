@@ -365,6 +365,19 @@ def _fit_labels(X: np.ndarray, method: str, k: int, seed: int, covariance_type: 
     return est.predict(X), est
 
 
+def _single_thread():
+    """BLAS thread pools cost more than they save on these small matrices (10x slower under load)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _n_parameters(method: str, k: int, p: int, covariance_type: str) -> int:
+    """Free parameters of a k-component Gaussian mixture in p dimensions (as scikit-learn counts them)."""
+    cov = {"full": k * p * (p + 1) // 2, "diag": k * p, "spherical": k, "tied": p * (p + 1) // 2}[covariance_type]
+    return cov + k * p + k - 1
+
+
 def bootstrap_ari(X: np.ndarray, labels: np.ndarray, method: str, k: int, *, n_boot: int = 200, seed: int = 0,
                   covariance_type: str = "full") -> np.ndarray:
     """Adjusted Rand index between the clustering and re-clusterings of bootstrap samples.
@@ -381,15 +394,16 @@ def bootstrap_ari(X: np.ndarray, labels: np.ndarray, method: str, k: int, *, n_b
     rng = np.random.default_rng(seed)
     n = X.shape[0]
     out = np.full(n_boot, np.nan)
-    for b in range(n_boot):
-        idx = rng.integers(0, n, n)
-        uniq, first = np.unique(idx, return_index=True)
-        if len(uniq) <= k:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # duplicated points can trigger convergence notices
-            boot, _ = _fit_labels(X[idx], method, k, seed + b + 1, covariance_type)
-        out[b] = adjusted_rand_score(labels[uniq], boot[first])
+    with _single_thread():
+        for b in range(n_boot):
+            idx = rng.integers(0, n, n)
+            uniq, first = np.unique(idx, return_index=True)
+            if len(uniq) <= k:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # duplicated points can trigger convergence notices
+                boot, _ = _fit_labels(X[idx], method, k, seed + b + 1, covariance_type)
+            out[b] = adjusted_rand_score(labels[uniq], boot[first])
     return out
 
 
@@ -430,7 +444,7 @@ class ClusterResult(ResultMixin):
 
     def to_frame(self) -> pd.DataFrame:
         """``row, cluster``."""
-        return self.labels.rename("cluster").reset_index(names="row")
+        return self.labels.rename("cluster").rename_axis("row").reset_index()
 
     def to_dict(self) -> dict:
         return jsonable({"method": self.method, "k": self.k, "seed": self.seed, "labels": self.labels.to_dict(),
@@ -515,19 +529,27 @@ def cluster(
         cands = sorted({int(c) for c in k_range if 2 <= int(c) < n})
         if not cands:
             raise ModelError(f"no candidate k in {list(k_range)} satisfies 2 <= k < {n} (rows)")
+    if method == "gmm":
+        # BIC is meaningless (degenerate components) once the mixture has as many parameters as rows
+        ok = [c for c in cands if _n_parameters(method, c, X.shape[1], covariance_type) < n]
+        if not ok:
+            raise ModelError(f"every candidate k gives a {covariance_type!r} mixture with at least as many parameters as "
+                             f"rows ({n}); use covariance_type='diag' or 'spherical', or fewer features")
+        cands = ok
     rows, fits = [], {}
     linkage_matrix = None
-    for kk in cands:
-        labels, est = _fit_labels(X, method, kk, seed, covariance_type)
-        fits[kk] = labels
-        if method == "ward":
-            linkage_matrix = est
-        nlab = len(np.unique(labels))
-        sil = float(silhouette_score(X, labels)) if 2 <= nlab < n else np.nan
-        row = {"k": kk, "silhouette": sil}
-        if method == "gmm":
-            row["bic"] = float(est.bic(X))
-        rows.append(row)
+    with _single_thread():
+        for kk in cands:
+            labels, est = _fit_labels(X, method, kk, seed, covariance_type)
+            fits[kk] = labels
+            if method == "ward":
+                linkage_matrix = est
+            nlab = len(np.unique(labels))
+            sil = float(silhouette_score(X, labels)) if 2 <= nlab < n else np.nan
+            row = {"k": kk, "silhouette": sil}
+            if method == "gmm":
+                row["bic"] = float(est.bic(X))
+            rows.append(row)
     scores = pd.DataFrame(rows)
     if k is not None:
         best = int(k)
