@@ -34,7 +34,7 @@ Supported shapes
 
 Typing rules (per column, over its non-missing cells)
 -----------------------------------------------------
-* missing: empty cells and ``NA, NaN, nan, None, null, n/a`` (any case);
+* missing: empty cells and ``NA, NaN, NaT, None, null, n/a`` (any case);
 * ``boolean``: every cell is ``true``/``false`` (any case; 0/1 are numbers);
 * ``integer``: every cell is a whole-number literal (``128``; stored as int64, or
   float64 when there are missing values);
@@ -103,7 +103,7 @@ __all__ = ["read_sweep", "sweep_columns", "detect_sweep_format", "SWEEP_FORMATS"
 SWEEP_FORMATS = ("auto", "mlflow", "wandb", "wide")
 TYPE_KINDS = ("number", "integer", "boolean", "category", "text", "datetime")
 _ATTR = "rlmeta_sweep"
-_MISSING = {"", "na", "nan", "none", "null", "n/a"}
+_MISSING = {"", "na", "nan", "nat", "none", "null", "n/a"}
 _NUM = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity)$", re.IGNORECASE)
 _INT = re.compile(r"^[+-]?\d+$")
 _MAX_CELL = 1_000_000  # longest dict cell parsed from a W&B API export (guards literal parsing)
@@ -361,7 +361,7 @@ def _read_table(src: Any, file: str | None) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(src)
         if suffix in (".json", ".jsonl", ".ndjson"):
-            return pd.read_json(src, dtype=False, lines=suffix != ".json", convert_dates=False)
+            return pd.read_json(src, dtype=False, lines=suffix != ".json")
         sep = "\t" if suffix in (".tsv", ".tab") else ","
         if isinstance(src, str | Path):
             with open(src, newline="", encoding="utf-8-sig") as fh:
@@ -582,9 +582,9 @@ def read_sweep(
     names = [f"{role}_{b}" if counts[b] > 1 else b for b, (_, _, role, _, _) in zip(base, specs)]
     dup = pd.Series(names)[pd.Series(names).duplicated()]
     if len(dup):
-        clash = [src for (src, *_), nm in zip(specs, names) if nm == dup.iloc[0]]
-        raise ReaderError(f"columns {clash} all map to the name {dup.iloc[0]!r}; rename one of them", file=file,
-                          column=clash[0])
+        clash = [(src, b) for (src, *_), nm, b in zip(specs, names, base) if nm == dup.iloc[0]]
+        raise ReaderError(f"columns {[c for c, _ in clash]} all map to the name {clash[0][1]!r}; rename one of them",
+                          file=file, column=clash[0][0])
     known = set(names) | {s for s, *_ in specs}
     unknown = [k for k in types if k not in known]
     if unknown:
