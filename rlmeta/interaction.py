@@ -38,8 +38,8 @@ Examples
 >>> res = interaction(gsm, x="log10_learning_rate", moderator="reward_calibration", outcome="score")
 >>> res.slopes["label"].tolist()
 ['mean - 1 SD', 'mean', 'mean + 1 SD']
->>> res.jn.regions_observed  # doctest: +SKIP
-[(-inf, 0.31), (0.62, inf)]
+>>> [(round(a, 2), round(b, 2)) for a, b in res.jn.regions_observed]  # slope > 0 where calibration > 0.12
+[(0.12, 1.0)]
 """
 
 from __future__ import annotations

@@ -468,8 +468,9 @@ def _log_sd(data, outcome, scale_rhs, scale_cols, by, lvl, crit, meta_method) ->
     tab = tab.loc[~few].reset_index(drop=True)
     zero = tab["sd"] <= 0
     if zero.any():
-        raise DataError(f"{int(zero.sum())} setting(s) have identical outcomes across seeds (SD = 0); log SD undefined",
-                        column=outcome)
+        which = "; ".join(", ".join(f"{c}={r[c]}" for c in by) for _, r in tab.loc[zero].head(5).iterrows())
+        raise DataError(f"{int(zero.sum())} setting(s) have identical outcomes across seeds (SD = 0), e.g. {which}; "
+                        "the log SD is undefined (use method='ml' or drop these settings)", column=outcome)
     tab["yi"] = np.log(tab["sd"]) + 1 / (2 * (tab["n"] - 1))
     tab["vi"] = 1 / (2 * (tab["n"] - 1))
     with warnings.catch_warnings():
@@ -502,6 +503,11 @@ class StabilityResult(ResultMixin):
     table: pd.DataFrame
     tests: pd.DataFrame
     model: LocationScaleResult
+
+    @property
+    def drop_log(self) -> pd.DataFrame:
+        """Rows excluded (missing outcome or setting values), with reasons."""
+        return self.model.drop_log
 
     def to_frame(self) -> pd.DataFrame:
         """The per-setting table (``by..., n, mean, sd, se, ci_low, ci_high``)."""

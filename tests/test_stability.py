@@ -177,7 +177,7 @@ def test_missing_rows_and_bad_input(runs):
     with pytest.raises(ModelError, match="predictors only"):
         location_scale(runs, "acc ~ 1", "acc ~ kl")
     const = runs.assign(acc=np.repeat([0.5, 0.6, 0.7], 8))
-    with pytest.raises(DataError, match="SD = 0"):
+    with pytest.raises(DataError, match=r"SD = 0\), e.g. log10_lr=-6.0"):
         location_scale(const, "acc ~ 1", "~ log10_lr", method="log_sd", by="log10_lr")
     bad = runs.assign(acc=runs.acc.astype(str))
     bad.loc[4, "acc"] = "n/a?"
@@ -187,6 +187,9 @@ def test_missing_rows_and_bad_input(runs):
         variance_tests(runs.assign(one=1), "acc", "one")
     with pytest.raises(ModelError, match="not found"):
         stability(runs, "nope", by="lr")
+    with pytest.warns(DataWarning):
+        st = stability(df, "acc", by=["log10_lr", "kl"])
+    assert st.drop_log["reason"].tolist() == ["missing value in acc"]
 
 
 def test_rendering(runs):

@@ -214,6 +214,13 @@ def test_missing_file_and_detection(tmp_path):
         sweep_columns(pd.DataFrame({"a": [1]}))
 
 
+def test_typed_datetime_column_kept():
+    frame = pd.DataFrame({"params.lr": ["1e-5", "1e-4"], "tags.when": pd.to_datetime(["2024-01-01", None])})
+    runs = read_sweep(frame)
+    assert sweep_columns(runs).set_index("column").loc["when", "kind"] == "datetime"
+    assert runs["when"].iloc[0] == pd.Timestamp("2024-01-01", tz="UTC") and pd.isna(runs["when"].iloc[1])
+
+
 def test_epoch_millisecond_times():
     frame = pd.DataFrame({"run_id": ["a"], "start_time": [1714557600000], "params.lr": ["1e-5"]})
     runs = read_sweep(frame)

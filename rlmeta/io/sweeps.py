@@ -89,6 +89,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,8 @@ def _cell_kind(v: Any) -> str:
     """Kind of one non-missing cell: 'boolean', 'integer', 'number' or 'text'."""
     if isinstance(v, bool | np.bool_):
         return "boolean"
+    if isinstance(v, datetime | np.datetime64):  # already typed (Parquet, a DataFrame)
+        return "datetime"
     if isinstance(v, int | np.integer):
         return "integer"
     if isinstance(v, float | np.floating):
@@ -258,6 +261,9 @@ def _infer_and_convert(raw: list[Any], *, forced: str | None, time_column: bool,
             pass  # not parseable as times: typed like any other column below
     kinds = [_cell_kind(v) for v, _ in present]
     kset = set(kinds)
+    if kset == {"datetime"}:
+        return pd.to_datetime(pd.Series([None if _is_missing(v) else v for v in raw], dtype=object), utc=True), \
+            "datetime", ""
     if kset == {"boolean"}:
         return _convert(raw, "boolean", file=file, rows=rows, column=column), "boolean", ""
     if kset <= {"integer"}:
