@@ -57,6 +57,10 @@ def test_ols_matches_statsmodels(runs):
     assert fit.stats["r2"] == pytest.approx(ref.rsquared, rel=1e-10)
     assert fit.stats["r2_adj"] == pytest.approx(ref.rsquared_adj, rel=1e-10)
     assert fit.nobs == 60
+    pr = fit.predict(runs.head(4))
+    sf = ref.get_prediction(_dummy_design(runs.head(4))).summary_frame(alpha=0.05)
+    np.testing.assert_allclose(pr[["pred", "se", "ci_low", "ci_high"]],
+                               sf[["mean", "mean_se", "mean_ci_lower", "mean_ci_upper"]], **CLOSE)
 
 
 def test_wls_and_level(runs):
@@ -111,6 +115,12 @@ def test_binomial_overdispersion_note_and_cluster():
                    cluster="run_id")
     assert fitc.df == sweep.run_id.nunique() - 1
     assert fitc.to_frame()["se"].iloc[1] > fit.to_frame()["se"].iloc[1]
+    k = sweep.n_correct.to_numpy()
+    codes = pd.factorize(sweep.run_id)[0]
+    ref = sm.GLM(np.column_stack([k, sweep.n_items - k]), fitc.design.X, family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
+    np.testing.assert_allclose(fitc.to_frame()["se"], ref.bse, **ITER)
+    np.testing.assert_allclose(fitc.to_frame()["pval"], ref.pvalues, rtol=1e-4)
 
 
 def test_binary_outcome_without_trials(runs):

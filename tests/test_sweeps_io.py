@@ -130,6 +130,16 @@ def test_wandb_web_export():
     np.testing.assert_allclose(runs2["log10_beta"], np.log10([0.1, 0.3, 0.1]))
 
 
+def test_wandb_web_export_without_state():
+    text = ('"Name","Created","Runtime","End Time","ID","Notes","Updated","Tags","augment_probability","train/test_f1"\n'
+            '"r1","2022-06-10T05:44:17.000Z","498","2022-06-10T05:52:35.000Z","3p0d","t","2022-06-10T05:52:35.000Z","",'
+            '"0.2","0.64"\n')
+    runs = read_sweep(io.StringIO(text))
+    assert runs.attrs["rlmeta_sweep"]["format"] == "wandb"
+    assert runs[["run_id", "run_name"]].iloc[0].tolist() == ["3p0d", "r1"]
+    assert str(runs["end_time"].dtype).startswith("datetime64") and runs["train_test_f1"].iloc[0] == 0.64
+
+
 WANDB_API = (
     ',summary,config,name\n'
     '0,"{\'_step\': 99, \'eval/accuracy\': 0.61, \'_runtime\': 120.5, \'hist\': {\'_type\': \'histogram\', \'bins\': [1, 2]}}",'
@@ -207,7 +217,8 @@ def test_missing_file_and_detection(tmp_path):
     with pytest.raises(ReaderError, match="nope.csv: file not found"):
         read_sweep(tmp_path / "nope.csv")
     assert detect_sweep_format(pd.DataFrame(columns=["params.lr"])) == "mlflow"
-    assert detect_sweep_format(pd.DataFrame(columns=["Name", "State", "lr"])) == "wandb"
+    assert detect_sweep_format(pd.DataFrame(columns=["Name", "State", "Runtime", "lr"])) == "wandb"
+    assert detect_sweep_format(pd.DataFrame(columns=["Name", "lr"])) == "wide"
     assert detect_sweep_format(pd.DataFrame(columns=["config", "summary"])) == "wandb"
     assert detect_sweep_format(pd.DataFrame(columns=["lr", "acc"])) == "wide"
     with pytest.raises(ReaderError, match="not produced by read_sweep"):

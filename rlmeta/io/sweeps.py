@@ -22,7 +22,8 @@ Supported shapes
     does not say which columns are config and which are summary: columns whose name
     contains ``/`` or a metric word (``acc, loss, score, reward, f1, ...``) are taken
     as metrics, the others as parameters, and the report says so (``role_source``);
-    pass ``params=``/``metrics=`` to decide.  Detected by ``Name`` and ``State``.
+    pass ``params=``/``metrics=`` to decide.  Detected by ``Name`` with at least two
+    other run columns (older exports have no ``State``).
     (b) The public-API recipe of the W&B documentation: a CSV with ``name``,
     ``config`` and ``summary`` columns holding one dict per run (JSON or Python
     ``repr``; parsed as literals, never evaluated).  Nested keys are joined with
@@ -397,9 +398,15 @@ def detect_sweep_format(frame: pd.DataFrame) -> str:
         "run_id" in cols and any(c.startswith("tags.") for c in cols)
     ):
         return "mlflow"
-    if {"config", "summary"} <= set(cols) or {"Name", "State"} <= set(cols):
+    if {"config", "summary"} <= set(cols) or _is_wandb_web(cols):
         return "wandb"
     return "wide"
+
+
+def _is_wandb_web(cols: Iterable[str]) -> bool:
+    """The web app's CSV: ``Name`` plus at least two other W&B run columns (``State`` is optional)."""
+    cols = set(cols)
+    return "Name" in cols and len(cols & (set(_WANDB_META) - {"Name"})) >= 2
 
 
 def _drop_index_column(frame: pd.DataFrame) -> pd.DataFrame:
@@ -571,9 +578,9 @@ def read_sweep(
     frame = _drop_index_column(frame)
     fmt = detect_sweep_format(frame) if format == "auto" else format
     if fmt == "wandb" and not ({"config", "summary"} <= set(map(str, frame.columns)) or
-                               {"Name", "State"} <= set(map(str, frame.columns))):
-        raise ReaderError("not a W&B export: expected 'Name' and 'State' columns (web-app CSV) or 'config' and "
-                          "'summary' columns (public-API CSV)", file=file)
+                               _is_wandb_web(map(str, frame.columns))):
+        raise ReaderError("not a W&B export: expected 'Name' with W&B run columns such as 'State', 'Created', "
+                          "'Runtime' (web-app CSV) or 'config' and 'summary' columns (public-API CSV)", file=file)
     if fmt == "mlflow" and not any(str(c).startswith(("params.", "metrics.", "tags.")) for c in frame.columns):
         raise ReaderError("not an MLflow search_runs export: no params./metrics./tags. columns", file=file)
     n = len(frame)
