@@ -73,6 +73,17 @@ def effect_matrix(
         Rows sorted by ``rows``, columns by ``cols``; NaN where no effect exists.
         ``attrs["rlmeta_matrix"]`` records the arguments and the number of cells that
         combined several effects.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> eff = pd.DataFrame({"comparison_id": ["a", "a", "b"], "benchmark": ["gsm8k", "math", "gsm8k"],
+    ...                     "yi": [0.1, 0.2, 0.3]})
+    >>> effect_matrix(eff)  # doctest: +NORMALIZE_WHITESPACE
+    benchmark      gsm8k  math
+    comparison_id
+    a                0.1   0.2
+    b                0.3   NaN
     """
     if not isinstance(effects, pd.DataFrame):
         raise DataError(f"effects must be a DataFrame, got {type(effects).__name__}")

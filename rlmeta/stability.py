@@ -562,6 +562,14 @@ def stability(
     StabilityResult
         ``table`` (:func:`setting_summary`), ``tests`` (:func:`variance_tests`) and
         ``model`` (:class:`LocationScaleResult`).
+
+    Examples
+    --------
+    >>> import rlmeta as rm
+    >>> sweep = rm.simulate_sweep(n_seeds=6, seed=2, benchmarks=["gsm8k"])
+    >>> st = stability(sweep, "score", by=["log10_learning_rate", "reward_calibration"], method="log_sd")
+    >>> st.table.shape, st.model.method
+    ((25, 8), 'log_sd')
     """
     by = _as_list(by)
     frame = _clean(data, outcome, by, "stability")

@@ -109,6 +109,15 @@ def simulate_sweep(
         *centred* predictors), ``intercepts`` (alpha_b), ``log_sd`` (``intercept`` =
         log sigma_0 and ``slope`` = gamma), ``centers`` (the means subtracted) and
         ``variance_by``.
+
+    Examples
+    --------
+    >>> sweep = simulate_sweep(n_seeds=2, learning_rates=(1e-6, 1e-5), reward_calibration=(0.0, 1.0),
+    ...                        benchmarks=["gsm8k"], seed=0)
+    >>> sweep[["learning_rate", "reward_calibration", "seed"]].drop_duplicates().shape
+    (8, 3)
+    >>> sweep.attrs["truth"]["centers"]
+    {'log10_learning_rate': -5.5, 'reward_calibration': 0.5}
     """
     if int(n_seeds) < 1:
         raise DataError(f"n_seeds must be >= 1, got {n_seeds}", column="n_seeds")

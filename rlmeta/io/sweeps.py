@@ -568,6 +568,14 @@ def read_sweep(
     ReaderError
         Unreadable file, duplicated or clashing column names, malformed W&B dict
         cells, values that do not fit ``types=`` (naming file, row and column).
+
+    Examples
+    --------
+    >>> import io
+    >>> csv_text = "lr,kl_beta,optimizer,acc\\n1e-6,0.01,adam,0.5\\n1e-5,0.1,adam,0.6\\n"
+    >>> runs = read_sweep(io.StringIO(csv_text), params=["lr", "kl_beta", "optimizer"], metrics=["acc"])
+    >>> list(runs.columns)
+    ['lr', 'log10_lr', 'kl_beta', 'log10_kl_beta', 'optimizer', 'acc', 'source', 'source_row']
     """
     if format not in SWEEP_FORMATS:
         raise ReaderError(f"format must be one of {SWEEP_FORMATS}, got {format!r}")
