@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -214,3 +216,16 @@ def test_cluster_bad_input(blobs):
         cluster(blobs, "gmm", covariance_type="weird")
     with pytest.raises(ModelError, match="as many parameters as rows"):
         cluster(blobs.head(8), "gmm", k_range=[2, 3])
+
+
+def test_docstring_examples_run():
+    """The NumPy-style examples in rlmeta.explore stay true (CI does not collect doctests)."""
+    import doctest
+    import importlib  # rlmeta.interaction etc. are functions on the package: import the modules
+
+    _m0 = importlib.import_module("rlmeta.explore")
+    for mod in (_m0,):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__

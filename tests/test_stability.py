@@ -203,3 +203,16 @@ def test_rendering(runs):
     st.to_json()
     st.model.to_json()
     assert "<strong>StabilityResult" in st._repr_html_()
+
+
+def test_docstring_examples_run():
+    """The NumPy-style examples in rlmeta.stability stay true (CI does not collect doctests)."""
+    import doctest
+    import importlib  # rlmeta.interaction etc. are functions on the package: import the modules
+
+    _m0 = importlib.import_module("rlmeta.stability")
+    for mod in (_m0,):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__

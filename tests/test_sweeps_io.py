@@ -236,3 +236,16 @@ def test_epoch_millisecond_times():
     frame = pd.DataFrame({"run_id": ["a"], "start_time": [1714557600000], "params.lr": ["1e-5"]})
     runs = read_sweep(frame)
     assert runs["start_time"].iloc[0] == pd.Timestamp("2024-05-01 10:00:00", tz="UTC")
+
+
+def test_docstring_examples_run():
+    """The NumPy-style examples in rlmeta.io.sweeps stay true (CI does not collect doctests)."""
+    import doctest
+    import importlib  # rlmeta.interaction etc. are functions on the package: import the modules
+
+    _m0 = importlib.import_module("rlmeta.io.sweeps")
+    for mod in (_m0,):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__
