@@ -55,8 +55,13 @@ def test_scale_equivariance(data, method, c):
     # equivariance holds exactly only for the converged estimator: converge tightly here.
     yi, vi = data
     tight = {"threshold": 1e-11, "tol": 1e-13, "maxiter": 400}
-    a = fit(yi, vi, method=method, control=tight)
-    b = fit(c * yi, c * c * vi, method=method, control=tight)
+    try:
+        a = fit(yi, vi, method=method, control=tight)
+        b = fit(c * yi, c * c * vi, method=method, control=tight)
+    except rm.ModelError:
+        # PM's search interval [0, max(100, 10 mad²)] is not scale-free (metafor's rule):
+        # scaled data can fall outside it, which is reported as an error, as in metafor.
+        assume(False)
     assert np.isclose(b.beta.iloc[0], c * a.beta.iloc[0], rtol=1e-5, atol=1e-8)
     assert np.isclose(b.se[0], c * a.se[0], rtol=1e-5, atol=1e-8)
     # near the tau² = 0 boundary Fisher scoring creeps towards 0: allow that creep

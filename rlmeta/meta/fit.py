@@ -323,6 +323,10 @@ def meta_analysis(
                 "ratio of largest to smallest sampling variance extremely large; results may be unstable"
             )
     fit = fit_batch(y, v, X, method=meth, test=test, level=lvl, tau2=tau2, weights=wts, control=con)
+    if not np.isfinite(fit.tau2[0]):
+        # as metafor: no estimate at all is an error (a non-converged value is returned, flagged)
+        why = "; ".join(fit.messages[0]) or f"the {meth} estimator of tau^2 failed"
+        raise ModelError(f"{why}; try another method or control settings")
     if np.any(v + (fit.tau2[0] if meth not in FIXED_METHODS else 0.0) <= 0):
         raise ModelError(
             "division by zero computing the inverse-variance weights (a sampling variance and tau^2 are 0)"
