@@ -157,7 +157,7 @@ def _overlaps(box, boxes, pad=1.0) -> bool:
 
 
 def place_labels(ax, x, y, labels, *, fontsize=None, color="#222222", max_labels: int = 30,
-                 avoid=None, gid: str | None = None) -> list:
+                 avoid=None, gid: str | None = None, max_chars: int = 32) -> list:
     """Annotate points without letting the labels overlap each other.
 
     Tries eight offsets around each point (nearest first) and keeps the first
@@ -166,9 +166,14 @@ def place_labels(ax, x, y, labels, *, fontsize=None, color="#222222", max_labels
     is left out.  Returns the Text artists placed.
     """
     fig = ax.figure
+    fig.draw_without_rendering()  # settle the layout first so boxes are final
     renderer = get_renderer(fig)
     placed: list = []
     boxes: list = [] if avoid is None else [tuple(b) for b in np.atleast_2d(avoid)]
+    leg = ax.get_legend()
+    if leg is not None:
+        lb = leg.get_window_extent(renderer)
+        boxes.append((lb.x0, lb.y0, lb.x1, lb.y1))
     offsets = [(5, 4), (5, -4), (-5, 4), (-5, -4), (0, 9), (0, -9), (9, 0), (-9, 0),
                (12, 10), (-12, -10), (12, -10), (-12, 10)]
     axbox = ax.get_window_extent(renderer)
@@ -179,7 +184,7 @@ def place_labels(ax, x, y, labels, *, fontsize=None, color="#222222", max_labels
             ha = "left" if dx > 0 else "right" if dx < 0 else "center"
             va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
             t = ax.annotate(
-                str(lab), (xi, yi), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                ellipsize(str(lab), max_chars), (xi, yi), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
                 fontsize=fontsize, color=color, annotation_clip=False,
             )
             bb = t.get_window_extent(renderer)
@@ -195,12 +200,18 @@ def place_labels(ax, x, y, labels, *, fontsize=None, color="#222222", max_labels
     return placed
 
 
-def sizes_from_weights(w, *, max_size: float, min_size: float = 6.0) -> np.ndarray:
-    """Marker areas (pt²) proportional to ``w``, largest = ``max_size``, floored at ``min_size``."""
+def sizes_from_weights(w, *, max_size: float | None = None, min_frac: float = 0.12) -> np.ndarray:
+    """Marker areas (pt²) proportional to weights ``w`` (largest = ``max_size``).
+
+    ``max_size`` defaults to ``clip(4000 / n, 40, 220)`` so crowded plots get
+    smaller bubbles; areas are floored at ``min_frac * max_size``.
+    """
     w = np.asarray(w, float)
     w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
+    if max_size is None:
+        max_size = float(np.clip(4000 / max(len(w), 1), 40, 220))
     top = w.max() if len(w) and w.max() > 0 else 1.0
-    return np.maximum(max_size * w / top, min_size)
+    return np.maximum(max_size * w / top, min_frac * max_size)
 
 
 def nice_log_ticks(lo: float, hi: float, *, max_ticks: int = 8) -> list[float]:
@@ -230,3 +241,47 @@ def nice_log_ticks(lo: float, hi: float, *, max_ticks: int = 8) -> list[float]:
         if len(out) >= 3:
             break
     return best
+
+
+def panel_axes(ax, *, nrows: int, ncols: int, figsize: tuple[float, float], height_ratios=None,
+               width_ratios=None, sharex: bool = False, sharey: bool = False, hgap: float = 0.45,
+               wgap: float = 0.75):
+    """Axes for a multi-panel figure: ``(fig, axes (nrows, ncols), created)``.
+
+    Without ``ax`` a constrained-layout figure of ``figsize`` is created.  With
+    ``ax`` its area is divided into inset Axes (``ax.child_axes``) separated by
+    ``hgap`` / ``wgap`` inches, and ``ax`` itself is hidden (and is what the
+    plot function returns).
+    """
+    hr = np.asarray(height_ratios if height_ratios is not None else [1] * nrows, float)
+    wr = np.asarray(width_ratios if width_ratios is not None else [1] * ncols, float)
+    if ax is None:
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey,
+                            gridspec_kw={"height_ratios": hr, "width_ratios": wr})
+        return fig, axes, True
+    fig = ax.figure
+    ax.set_axis_off()
+    bbox = ax.get_position()
+    fw, fh = fig.get_size_inches()
+    w_in, h_in = bbox.width * fw, bbox.height * fh
+    hg = min(hgap / h_in, 0.5 / max(nrows, 1)) if nrows > 1 else 0.0
+    wg = min(wgap / w_in, 0.5 / max(ncols, 1)) if ncols > 1 else 0.0
+    heights = (1 - hg * (nrows - 1)) * hr / hr.sum()
+    widths = (1 - wg * (ncols - 1)) * wr / wr.sum()
+    axes = np.empty((nrows, ncols), dtype=object)
+    for i in range(nrows):
+        top = 1 - heights[:i].sum() - hg * i
+        for j in range(ncols):
+            left = widths[:j].sum() + wg * j
+            kw = {}
+            if sharex and i > 0:
+                kw["sharex"] = axes[0, j]
+            if sharey and j > 0:
+                kw["sharey"] = axes[i, 0]
+            axes[i, j] = ax.inset_axes((left, top - heights[i], widths[j], heights[i]), **kw)
+    if sharex:
+        for i in range(nrows - 1):
+            for j in range(ncols):
+                axes[i, j].tick_params(labelbottom=False)
+    return fig, axes, False

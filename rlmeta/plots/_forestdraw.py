@@ -104,7 +104,7 @@ def draw_forest_table(
         return table
 
     fig, table = new_table_figure(build, plot_width=plot_width, ax=ax)
-    fig._rlmeta_table = table  # noqa: SLF001 - lets save() and tests reach the layout
+    fig._rlmeta_table = table
     return finish(fig, table.ax, created)
 
 
@@ -151,22 +151,24 @@ def _draw_rows(ax, rows, state, *, logx, refline, xlim, band, point_color, unifo
     if refline is not None and np.isfinite(refline):
         ax.axvline(refline, color=COLORS["ref"], lw=0.9, ls="--", zorder=1, gid="forest-refline")
     # CIs, clipped at the limits with arrows where they run off
-    segs, arrows_l, arrows_r = [], [], []
-    for y, a, b in zip(ys[ok], lo[ok], hi[ok]):
+    row_colors = np.array([r.color or pc for r in rows], dtype=object)
+    segs, seg_colors, arrows_l, arrows_r = [], [], [], []
+    for y, a, b, c in zip(ys[ok], lo[ok], hi[ok], row_colors[ok]):
         if not (np.isfinite(a) and np.isfinite(b)):
             continue
         segs.append([(max(a, x0), y), (min(b, x1), y)])
+        seg_colors.append(c)
         if a < x0:
             arrows_l.append(y)
         if b > x1:
             arrows_r.append(y)
-    ci = LineCollection(segs, colors=pc, linewidths=1.0, zorder=2, gid="forest-ci")
+    ci = LineCollection(segs, colors=seg_colors or pc, linewidths=1.0, zorder=2, gid="forest-ci")
     ax.add_collection(ci, autolim=False)
     for ys_, side, mk in ((arrows_l, x0, "<"), (arrows_r, x1, ">")):
         if ys_:
             ax.scatter(np.full(len(ys_), side), ys_, marker=mk, s=12, color=pc, zorder=3, clip_on=False,
                        gid="forest-ci-arrow")
-    pts = ax.scatter(est[ok], ys[ok], marker="s", s=20, color=pc, edgecolors="none", zorder=3,
+    pts = ax.scatter(est[ok], ys[ok], marker="s", s=20, c=list(row_colors[ok]), edgecolors="none", zorder=3,
                      gid="forest-points")
     state["points"] = pts
     state["ci"] = ci

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
-import numpy as np
 from matplotlib.font_manager import FontProperties
 from matplotlib.layout_engine import LayoutEngine
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
@@ -52,6 +51,7 @@ class Row:
     italic: bool = False
     indent: int = 0
     group: str | None = None
+    color: str | None = None
 
 
 @dataclass
@@ -179,14 +179,14 @@ class ForestTable:
     def _column_widths(self, fs: float, chars: int | None) -> list[float]:
         scale = fs / 10.0
         widths = [0.0] * len(self.columns)
-        for t, i, j, full in self.cells:
+        for _t, i, j, full in self.cells:
             row = self.rows[i]
             if row.kind == "note":
                 continue  # notes span the table; they are clipped to its width instead
             s = self._label_text(full, row, chars) if j == 0 else full
             weight, style = self._cell_style(row, self.columns[j])
             widths[j] = max(widths[j], self._width(s, weight, style) * scale)
-        for t, j in self.headers:
+        for _t, j in self.headers:
             widths[j] = max(widths[j], self._width(self.columns[j].header, "bold") * scale)
         gap = self.GAP * fs / 72
         return [w + gap if w > 0 else 0.0 for w in widths]

@@ -1,0 +1,162 @@
+"""Writing figures: files at a given size (atomically) and inline SVG text for HTML reports."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import re
+from pathlib import Path
+
+import matplotlib as mpl
+
+from .._atomic import atomic_path
+
+__all__ = ["save", "to_svg"]
+
+_FORMATS = {"svg", "png", "pdf"}
+_UNITS = {"in": 1.0, "cm": 1 / 2.54, "mm": 1 / 25.4, "px": None}
+
+#: rcParams used while writing: SVG text stays text, PDF fonts are embedded
+#: (TrueType), no timestamps, stable ids.
+_WRITE_RC = {"svg.fonttype": "none", "pdf.fonttype": 42, "ps.fonttype": 42, "svg.hashsalt": "rlmeta"}
+_NO_META = {
+    "svg": {"Date": None, "Creator": None, "Format": None, "Type": None},
+    "pdf": {"CreationDate": None, "Creator": "rlmeta", "Producer": None},
+    "png": {"Software": None},
+}
+
+
+@contextlib.contextmanager
+def _resized(fig, width, height, units: str, dpi: float):
+    """Temporarily set the figure size (restored afterwards)."""
+    old = fig.get_size_inches().copy()
+    if width is None and height is None:
+        yield
+        return
+    f = _UNITS[units]
+    to_in = (lambda v: v / dpi) if f is None else (lambda v: v * f)
+    w = to_in(width) if width is not None else None
+    h = to_in(height) if height is not None else None
+    if w is None:
+        w = old[0] * h / old[1]
+    if h is None:
+        h = old[1] * w / old[0]
+    fig.set_size_inches(w, h)
+    try:
+        yield
+    finally:
+        fig.set_size_inches(old)
+
+
+def save(fig, path, *, width: float | None = None, height: float | None = None, units: str = "in",
+         dpi: float = 300, format: str | None = None, transparent: bool = False, tight: bool = True) -> Path:
+    """Write a figure to SVG, PNG or PDF at a given size, atomically.
+
+    Parameters
+    ----------
+    fig
+        A Figure (or an Axes: its figure is saved).
+    path
+        Output file; the format comes from the suffix (``.svg``, ``.png``, ``.pdf``)
+        unless ``format`` is given.
+    width, height
+        Output size in ``units``; give one to keep the aspect ratio.  The figure is
+        laid out again at that size (tables re-fit their text) and restored after.
+    units
+        ``"in"``, ``"cm"``, ``"mm"`` or ``"px"`` (pixels at ``dpi``).
+    dpi
+        Resolution of PNG output (and of rasterized parts of vector output).
+    format
+        Force a format.
+    transparent
+        Transparent background.
+    tight
+        Crop to the drawn content (``bbox_inches="tight"``); with an explicit
+        ``width``/``height`` the default is False so the file has exactly that size.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+
+    Notes
+    -----
+    The file is written to a temporary name in the same folder and renamed, so a
+    reader never sees half a file.  SVG text stays text (``svg.fonttype = "none"``),
+    PDF fonts are embedded as TrueType, and no creation dates are written, so the
+    same figure gives the same bytes.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, rlmeta.plots as rp
+    >>> fig = rp.pca_scree({"explained_variance_ratio": [0.6, 0.4]})
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> [rp.save(fig, d / f"scree.{ext}", width=4).stat().st_size > 0 for ext in ("svg", "png", "pdf")]
+    [True, True, True]
+    """
+    fig = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
+    path = Path(os.fspath(path))
+    fmt = (format or path.suffix.lstrip(".")).lower()
+    if fmt not in _FORMATS:
+        raise ValueError(f"value for `format` must be one of {sorted(_FORMATS)}, but {fmt!r} was passed")
+    if units not in _UNITS:
+        raise ValueError(f"value for `units` must be one of {list(_UNITS)}, but {units!r} was passed")
+    sized = width is not None or height is not None
+    with mpl.rc_context(_WRITE_RC), _resized(fig, width, height, units, dpi), atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi, transparent=transparent, metadata=_NO_META[fmt],
+                    bbox_inches="tight" if (tight and not sized) else None, pad_inches=0.05)
+    return path
+
+
+def to_svg(fig, *, width: float | None = None, height: float | None = None, units: str = "in",
+           id_prefix: str | None = None, tight: bool = True) -> str:
+    """The figure as inline SVG text (an ``<svg>`` element) for an HTML report.
+
+    No XML declaration, DOCTYPE or metadata; text stays text (``svg.fonttype =
+    "none"``) with a generic font fallback; nothing refers to the network (images
+    are embedded as data URIs); every ``id`` is prefixed so several figures can
+    share one HTML page.
+
+    Parameters
+    ----------
+    fig
+        Figure (or Axes).
+    width, height, units
+        Optional size, as for :func:`save`.
+    id_prefix
+        Prefix of element ids (default: derived from the SVG content).
+    tight
+        Crop to the drawn content.
+
+    Returns
+    -------
+    str
+        The ``<svg ...>...</svg>`` markup.
+
+    Examples
+    --------
+    >>> import rlmeta.plots as rp
+    >>> svg = rp.to_svg(rp.pca_scree({"explained_variance_ratio": [0.6, 0.4]}))
+    >>> svg.startswith("<svg"), "<text" in svg, "http://www.w3.org/1999/xlink" in svg
+    (True, True, True)
+    """
+    fig = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
+    buf = io.StringIO()
+    sized = width is not None or height is not None
+    with mpl.rc_context(_WRITE_RC), _resized(fig, width, height, units, 96):
+        fig.savefig(buf, format="svg", metadata=_NO_META["svg"], bbox_inches="tight" if (tight and not sized) else None,
+                    pad_inches=0.05)
+    text = buf.getvalue()
+    start = text.find("<svg")
+    text = text[start:] if start >= 0 else text
+    # font fallback: matplotlib names the exact family; add generic fallbacks
+    text = re.sub(r"font-family:\s*'?([^;'\"]+)'?", lambda m: f"font-family: '{m.group(1)}', 'DejaVu Sans', Arial, sans-serif", text)
+    text = re.sub(r'font-family="([^"]+)"', lambda m: f'font-family="{m.group(1)}, DejaVu Sans, Arial, sans-serif"', text)
+    prefix = id_prefix or "f" + hashlib.sha1(text.encode()).hexdigest()[:8] + "-"
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    if ids:
+        pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r')(?=["\)])')
+        text = pattern.sub(lambda m: m.group(1) + prefix + m.group(2), text)
+    return text.strip()
