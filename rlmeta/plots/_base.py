@@ -157,7 +157,7 @@ def _overlaps(box, boxes, pad=1.0) -> bool:
 
 
 def place_labels(ax, x, y, labels, *, fontsize=None, color="#222222", max_labels: int = 30,
-                 avoid=None, gid: str | None = None, max_chars: int = 32) -> list:
+                 avoid=None, gid: str | None = None, max_chars: int = 32, settle: bool = True) -> list:
     """Annotate points without letting the labels overlap each other.
 
     Tries eight offsets around each point (nearest first) and keeps the first
@@ -166,10 +166,15 @@ def place_labels(ax, x, y, labels, *, fontsize=None, color="#222222", max_labels
     is left out.  Returns the Text artists placed.
     """
     fig = ax.figure
-    fig.draw_without_rendering()  # settle the layout first so boxes are final
+    if settle:
+        fig.draw_without_rendering()  # settle the layout first so boxes are final
     renderer = get_renderer(fig)
     placed: list = []
     boxes: list = [] if avoid is None else [tuple(b) for b in np.atleast_2d(avoid)]
+    for t in ax.texts:  # labels placed earlier (e.g. loading names in a biplot)
+        if t.get_visible() and t.get_text():
+            tb = t.get_window_extent(renderer)
+            boxes.append((tb.x0, tb.y0, tb.x1, tb.y1))
     leg = ax.get_legend()
     if leg is not None:
         lb = leg.get_window_extent(renderer)

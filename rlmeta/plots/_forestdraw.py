@@ -104,7 +104,8 @@ def draw_forest_table(
         return table
 
     fig, table = new_table_figure(build, plot_width=plot_width, ax=ax)
-    fig._rlmeta_table = table
+    if created:
+        fig._rlmeta_table = table  # lets tests reach the layout
     return finish(fig, table.ax, created)
 
 
@@ -142,14 +143,19 @@ def _draw_rows(ax, rows, state, *, logx, refline, xlim, band, point_color, unifo
                 xlim = (a - pad, b + pad)
     ax.set_xlim(*xlim)
     x0, x1 = xlim
+    data_rows = [i for i, r in enumerate(rows) if r.kind not in ("note", "blank")]
+    y_end = (max(data_rows) + 0.5) if data_rows else len(rows) - 0.5
     if band is not None:
         b_est, b_lo, b_hi = band
         if b_lo is not None and b_hi is not None and np.isfinite([b_lo, b_hi]).all():
-            ax.axvspan(b_lo, b_hi, color=COLORS["fill"], alpha=0.35, lw=0, zorder=0, gid="forest-band")
+            ax.add_patch(Rectangle((b_lo, -0.5), b_hi - b_lo, y_end + 0.5, facecolor=COLORS["fill"], alpha=0.35, lw=0,
+                                   zorder=0, gid="forest-band"))
         if b_est is not None and np.isfinite(b_est):
-            ax.axvline(b_est, color=COLORS["pooled"], lw=1, ls=":", zorder=1, gid="forest-band-line")
+            ax.plot([b_est, b_est], [-0.5, y_end], color=COLORS["pooled"], lw=1, ls=":", zorder=1,
+                    gid="forest-band-line")
     if refline is not None and np.isfinite(refline):
-        ax.axvline(refline, color=COLORS["ref"], lw=0.9, ls="--", zorder=1, gid="forest-refline")
+        ax.plot([refline, refline], [-0.5, y_end], color=COLORS["ref"], lw=0.9, ls="--", zorder=1,
+                gid="forest-refline")
     # CIs, clipped at the limits with arrows where they run off
     row_colors = np.array([r.color or pc for r in rows], dtype=object)
     segs, seg_colors, arrows_l, arrows_r = [], [], [], []
@@ -201,7 +207,7 @@ def _on_layout(state: dict, fs: float, rh_pt: float) -> None:
     w = state.get("weights")
     n = len(pts.get_offsets())
     if w is None:
-        sizes = np.full(n, (0.55 * side) ** 2)
+        sizes = np.full(n, (0.45 * side) ** 2)
     else:
         w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
         # area proportional to weight; the largest marker is reserved for effects that

@@ -42,12 +42,19 @@ def _resized(fig, width, height, units: str, dpi: float):
     if w is None:
         w = old[0] * h / old[1]
     if h is None:
-        h = old[1] * w / old[0]
+        # tables (forest plots) keep their height: rows stay readable, the text
+        # columns and the plot share the new width
+        h = old[1] if getattr(fig, "_rlmeta_relayout", None) is not None else old[1] * w / old[0]
+    relayout = getattr(fig, "_rlmeta_relayout", None)
     fig.set_size_inches(w, h)
+    if relayout is not None:
+        relayout()
     try:
         yield
     finally:
         fig.set_size_inches(old)
+        if relayout is not None:
+            relayout()
 
 
 def save(fig, path, *, width: float | None = None, height: float | None = None, units: str = "in",
@@ -62,7 +69,8 @@ def save(fig, path, *, width: float | None = None, height: float | None = None, 
         Output file; the format comes from the suffix (``.svg``, ``.png``, ``.pdf``)
         unless ``format`` is given.
     width, height
-        Output size in ``units``; give one to keep the aspect ratio.  The figure is
+        Output size in ``units``; give one to keep the aspect ratio (forest-type
+        tables keep their height instead, so rows stay readable).  The figure is
         laid out again at that size (tables re-fit their text) and restored after.
     units
         ``"in"``, ``"cm"``, ``"mm"`` or ``"px"`` (pixels at ``dpi``).
@@ -106,7 +114,7 @@ def save(fig, path, *, width: float | None = None, height: float | None = None, 
     sized = width is not None or height is not None
     with mpl.rc_context(_WRITE_RC), _resized(fig, width, height, units, dpi), atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, transparent=transparent, metadata=_NO_META[fmt],
-                    bbox_inches="tight" if (tight and not sized) else None, pad_inches=0.05)
+                    bbox_inches="tight" if (tight and not sized) else None, pad_inches=0.08)
     return path
 
 
@@ -147,7 +155,7 @@ def to_svg(fig, *, width: float | None = None, height: float | None = None, unit
     sized = width is not None or height is not None
     with mpl.rc_context(_WRITE_RC), _resized(fig, width, height, units, 96):
         fig.savefig(buf, format="svg", metadata=_NO_META["svg"], bbox_inches="tight" if (tight and not sized) else None,
-                    pad_inches=0.05)
+                    pad_inches=0.08)
     text = buf.getvalue()
     start = text.find("<svg")
     text = text[start:] if start >= 0 else text

@@ -9,8 +9,11 @@ things so that nothing overlaps:
   the number of rows; fonts shrink a little beyond 30 and 80 rows);
 * inside a given Axes (fixed space) long labels are clipped with an ellipsis and
   fonts shrink until the table fits;
-* a new figure gets a small layout engine that redoes this at every draw, so
-  saving at another size (``rlmeta.plots.save(fig, ..., width=...)``) stays tidy.
+* :func:`rlmeta.plots.save` re-fits a new figure's table when it writes it at
+  another size (``save(fig, path, width=...)``), so that stays tidy too.  (Not a
+  Matplotlib layout engine on purpose: ``bbox_inches="tight"`` temporarily changes
+  the figure size while saving, and a re-layout at that moment would shift the
+  text out of the cropped area.)
 
 Text cells are placed with transforms anchored to the Axes edges (inch offsets),
 rows live in data coordinates (row ``i`` at ``y = i``, the y axis inverted).
@@ -25,7 +28,6 @@ from dataclasses import dataclass, field
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.font_manager import FontProperties
-from matplotlib.layout_engine import LayoutEngine
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import ScaledTranslation
 
@@ -64,21 +66,6 @@ class Column:
     align: str = "right"  # "left" | "right" | "center"
 
 
-class _TableEngine(LayoutEngine):
-    """Layout engine that re-runs :meth:`ForestTable.layout` on every draw."""
-
-    _adjust_compatible = False
-    _colorbar_gridspec = False
-
-    def __init__(self, table: ForestTable, **kwargs):
-        super().__init__(**kwargs)
-        self.table = table
-
-    def execute(self, fig):
-        w, h = fig.get_size_inches()
-        self.table.layout((0.0, 0.0, float(w), float(h)))
-
-
 class ForestTable:
     """Rows of text columns laid out around ``ax`` (see the module docstring)."""
 
@@ -110,6 +97,7 @@ class ForestTable:
         self.logx = logx
         self.on_layout = on_layout
         self.max_label_chars = max_label_chars
+        self.hidden: set[int] = set()
         base = fontsize if fontsize is not None else 0.85 * mpl.rcParams["font.size"]
         if fontsize is None:
             base *= 1.0 if self.n <= 30 else 0.92 if self.n <= 80 else 0.85
@@ -189,7 +177,14 @@ class ForestTable:
         for _t, j in self.headers:
             widths[j] = max(widths[j], self._width(self.columns[j].header, "bold") * scale)
         gap = self.GAP * fs / 72
-        return [w + gap if w > 0 else 0.0 for w in widths]
+        return [0.0 if j in self.hidden else (w + gap if w > 0 else 0.0) for j, w in enumerate(widths)]
+
+    def _droppable(self) -> list[int]:
+        """Columns that may be hidden when space is short: left annotations (right to
+        left), then right-hand columns other than the last (the estimate)."""
+        left = [j for j, c in enumerate(self.columns) if c.side == "left" and j > 0][::-1]
+        right = [j for j, c in enumerate(self.columns) if c.side == "right"][:-1][::-1]
+        return left + right
 
     def _top(self, fs: float) -> float:
         h = (1.45 * fs + 4) / 72 if self.headers else 4 / 72
@@ -212,10 +207,17 @@ class ForestTable:
         h = self._top(fs) + self._bottom(fs) + self.n * self.ROW * fs / 72 + 0.08
         return w, h
 
+    def relayout(self) -> None:
+        """Fit the table to the figure's current size (a new figure's table fills it)."""
+        w, h = self.fig.get_size_inches()
+        self.layout((0.0, 0.0, float(w), float(h)))
+
     def layout(self, region: tuple[float, float, float, float]) -> None:
         """Fit the table into ``region`` = (x0, y0, width, height) in figure inches."""
         x0, y0, W, H = region
         fs, chars = self.fs_pref, self.max_label_chars
+        self.hidden = set()
+        droppable = self._droppable()
         lpad, rpad = 0.12, 0.2
         min_plot = min(1.6, 0.32 * W)
         for _ in range(60):
@@ -230,8 +232,16 @@ class ForestTable:
             label_w = widths[0]
             longest = max((len(f) for _, i, j, f in self.cells if j == 0 and self.rows[i].kind != "note"), default=0)
             cur = min(chars or longest, longest)
-            if label_w > 0.25 * W and cur > 8:
-                chars = max(8, int(cur * 0.85))
+            # clip long labels first, then shrink the font a little, then hide optional
+            # columns, then clip harder, then shrink to the minimum
+            if label_w > 0.25 * W and cur > 20:
+                chars = max(20, int(cur * 0.85))
+            elif fs > 0.85 * self.fs_pref and fs > MIN_FONT:
+                fs = max(MIN_FONT, fs * 0.95)
+            elif droppable:
+                self.hidden.add(droppable.pop(0))
+            elif label_w > 0.2 * W and cur > 10:
+                chars = max(10, int(cur * 0.85))
             elif fs > MIN_FONT:
                 fs = max(MIN_FONT, fs * 0.93)
             else:
@@ -270,6 +280,7 @@ class ForestTable:
         total_w = W - lpad - 0.2
         for t, i, j, full in self.cells:
             row = self.rows[i]
+            t.set_visible(j not in self.hidden)
             ax_x, off = anchors[j]
             if j == 0:
                 if row.kind == "note":
@@ -282,6 +293,7 @@ class ForestTable:
             t.set_transform(ytrans + ScaledTranslation(off, 0, fig.dpi_scale_trans))
         head_dy = (0.35 * fs + 2) / 72
         for t, j in self.headers:
+            t.set_visible(j not in self.hidden)
             ax_x, off = anchors[j]
             t.set_fontsize(fs)
             t.set_position((ax_x, 1.0))
@@ -353,6 +365,6 @@ def new_table_figure(table_factory, *, plot_width: float = 3.2, ax=None):
     table = table_factory(ax)
     w, h = table.natural_size(plot_width)
     fig.set_size_inches(w, h)
-    fig.set_layout_engine(_TableEngine(table))
     table.layout((0.0, 0.0, w, h))
+    fig._rlmeta_relayout = table.relayout  # used by rlmeta.plots.save()
     return fig, table

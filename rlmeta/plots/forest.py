@@ -210,7 +210,7 @@ def _study_cells(r: pd.Series, cols: list[Column], digits: int, tf_est, tf_lo, t
             out[k] = _fmt_cell(r.get("_n", np.nan))
         elif k in ("k", "i2", "tau2"):
             v = r.get(k, np.nan)
-            out[k] = (f"{v:.1f}%" if k == "i2" else f"{v:.3g}" if k == "tau2" else _fmt_cell(v)) if pd.notna(v) else ""
+            out[k] = (f"{v:.1f}%" if k == "i2" else f"{v:#.3g}" if k == "tau2" else _fmt_cell(v)) if pd.notna(v) else ""
         else:
             out[k] = _fmt_cell(r.get(k))
     return out
@@ -234,7 +234,7 @@ def _pooled_cells(p: _Pooled, cols: list[Column], digits: int, transform) -> dic
         elif k == "i2":
             out[k] = "" if not np.isfinite(p.i2) else f"{p.i2:.1f}%"
         elif k == "tau2":
-            out[k] = "" if not np.isfinite(p.tau2) else f"{p.tau2:.3g}"
+            out[k] = "" if not np.isfinite(p.tau2) else f"{p.tau2:#.3g}"
     return out
 
 

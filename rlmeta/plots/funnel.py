@@ -139,7 +139,7 @@ def funnel(
     (True, 139)
     """
     e = _effects(result, what="funnel")
-    fig, ax, created = new_axes(ax, (6.6, 4.6) if legend else (5.2, 4.6))
+    fig, ax, created = new_axes(ax, (5.6, 4.6))
     sei = np.sqrt(e.vi)
     ok = np.isfinite(e.yi) & np.isfinite(sei)
     yi, sei = e.yi[ok], sei[ok]
@@ -205,15 +205,15 @@ def funnel(
                gid="funnel-points")
     if filled is not None and len(filled):
         ax.scatter(filled["yi"], np.sqrt(filled["vi"].to_numpy(float)), s=size, facecolors="white",
-                   edgecolors=COLORS["highlight"], linewidths=1.0, zorder=3, gid="funnel-filled",
+                   edgecolors="#111111", linewidths=1.1, zorder=3, gid="funnel-filled",
                    label=f"filled ({len(filled)})")
     if trimfill_estimate is not None:
-        ax.axvline(trimfill_estimate, color=COLORS["highlight"], lw=1.0, ls=":", zorder=2,
+        ax.axvline(trimfill_estimate, color="#111111", lw=1.1, ls=":", zorder=2,
                    gid="funnel-trimfill-estimate", label="estimate after filling")
     if egger is not None:
         b0, b1 = _egger_line(egger)
         s = np.linspace(0, se_max, 50)
-        ax.plot(b0 + b1 * s, s, color=COLORS["highlight"], lw=1.2, zorder=2, gid="funnel-egger",
+        ax.plot(b0 + b1 * s, s, color="#111111", lw=1.2, ls="-.", zorder=2, gid="funnel-egger",
                 label="Egger regression")
     ax.set_ylabel("Standard error")
     if xlabel is None:
@@ -222,9 +222,20 @@ def funnel(
     if title:
         ax.set_title(title)
     if legend:
+        from matplotlib.lines import Line2D
+
         line_handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + [h for h in line_handles if h not in handles], loc="upper left",
-                  bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
+        proxies = []
+        for h in handles + [h for h in line_handles if h not in handles]:
+            if hasattr(h, "get_offsets"):  # scatter: a fixed-size legend marker
+                fc = h.get_facecolor()
+                proxies.append(Line2D([], [], ls="", marker="o", ms=6, label=h.get_label(),
+                                      markerfacecolor=fc[0] if len(fc) else "white",
+                                      markeredgecolor=h.get_edgecolor()[0] if len(h.get_edgecolor()) else "none"))
+            else:
+                proxies.append(h)
+        ax.legend(handles=proxies, loc="best", fontsize="x-small", frameon=True, framealpha=0.9,
+                  edgecolor="#cccccc", ncols=2 if len(proxies) > 6 else 1)
     return finish(fig, ax, created)
 
 

@@ -35,7 +35,10 @@ def _draw_heatmap(ax, mat: pd.DataFrame, *, center, vmax, annot, fmt, cbar_label
         annot_data = np.full(values.shape, "", dtype=object)
         for (i, j), v in np.ndenumerate(values):
             if np.isfinite(v):
-                s = format(v, fmt).replace("-", "\u2212")
+                s = format(v, fmt)
+                if s.startswith("-") and float(s) == 0:
+                    s = s[1:]
+                s = s.replace("-", "\u2212")
                 if counts is not None:
                     s += f"\n(n={int(counts.iat[i, j])})" if counts.iat[i, j] > 1 else ""
                 annot_data[i, j] = s
@@ -44,12 +47,16 @@ def _draw_heatmap(ax, mat: pd.DataFrame, *, center, vmax, annot, fmt, cbar_label
                            edgecolor="#a0a0a0", lw=0, zorder=0, gid="heatmap-missing"))
     full_mask = ~np.isfinite(values) if mask is None else (~np.isfinite(values) | mask)
     size = "x-small" if values.size > 80 else "small"
-    sns.heatmap(
-        mat.astype(float), mask=full_mask, cmap=cmap or diverging_cmap(), center=center, vmin=lo, vmax=hi,
-        annot=annot_data if annot else False, fmt="", annot_kws={"fontsize": size},
-        linewidths=0.6, linecolor="white", ax=ax, cbar_kws={"label": cbar_label or "", "shrink": 0.8},
-        square=False,
-    )
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # seaborn 0.13: cmap.set_bad
+        sns.heatmap(
+            mat.astype(float), mask=full_mask, cmap=cmap or diverging_cmap(), center=center, vmin=lo, vmax=hi,
+            annot=annot_data if annot else False, fmt="", annot_kws={"fontsize": size},
+            linewidths=0.6, linecolor="white", ax=ax, cbar_kws={"label": cbar_label or "", "shrink": 0.8},
+            square=False,
+        )
     for coll in ax.collections:
         coll.set_gid("heatmap-mesh")
         coll.set_zorder(1)
@@ -140,6 +147,8 @@ def heatmap(
         if rows is None or cols is None:
             raise DataError("heatmap: give both `rows` and `cols` for a long frame (or pass a matrix)")
         frame = data.data if (not isinstance(data, pd.DataFrame) and hasattr(data, "yi")) else as_frame(data, what="heatmap")
+        if cbar_label is None and values == "yi" and "measure" in frame.columns and frame["measure"].nunique() == 1:
+            cbar_label = f"{aggfunc} {frame['measure'].iloc[0]}" if isinstance(aggfunc, str) else None
         check_columns(frame, [rows, cols, values], what="heatmap")
         f = frame[[rows, cols, values]].copy()
         f[values] = pd.to_numeric(f[values], errors="coerce")

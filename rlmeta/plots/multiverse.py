@@ -162,8 +162,11 @@ def gosh(
     main.set_xlabel(xlabel or ("Pooled estimate" if x == "estimate" else x))
     main.set_ylabel(ylabel or ("I² (%)" if y == "i2" else y))
     if names:
-        handles = [Line2D([], [], ls="", marker="s", ms=7, color=colors[i], label=nm) for i, nm in enumerate(names)]
-        corner.legend(handles=handles, title=hue, loc="center", fontsize="x-small", title_fontsize="x-small")
+        handles = [Line2D([], [], ls="", marker="s", ms=6, color=colors[i], label=nm) for i, nm in enumerate(names)]
+        main.legend(handles=handles, title=hue, loc="best", fontsize="x-small", title_fontsize="x-small",
+                    frameon=True, framealpha=0.9, edgecolor="#cccccc")
+    if created:
+        fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.01, hspace=0.01)
     note = f"{n:,} subsets" + (" (density)" if use_density else "")
     top.set_title(title or note, fontsize="small", loc="left")
     return finish(fig, ax, created)
@@ -314,7 +317,13 @@ def specification_curve(
         if bold and i > 0:
             bottom.axhline(i - 0.5, color="#dddddd", lw=0.8)
     bottom.set_yticks(range(len(ylabels)))
-    bottom.set_yticklabels(ylabels, fontsize="small")
+    # option labels: as large as the theme's "small" font, but never taller than a row
+    fig.draw_without_rendering()
+    row_pt = bottom.get_window_extent().height / fig.dpi * 72 / n_rows
+    from matplotlib.font_manager import FontProperties
+
+    small = FontProperties(size="small").get_size_in_points()
+    bottom.set_yticklabels(ylabels, fontsize=float(np.clip(0.78 * row_pt, 4.5, small)))
     for t, bold in zip(bottom.get_yticklabels(), ybold):
         if bold:
             t.set_fontweight("bold")

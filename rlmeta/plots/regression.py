@@ -164,7 +164,12 @@ def bubble(
     ax.set_xlabel(xlabel or moderator)
     ax.set_ylabel(ylabel or measure_label(getattr(result, "measure", None)))
     h, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=h + handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
+    held = {c: v for c, v in nd.iloc[0].items() if c != moderator}
+    note = ("line at " + ", ".join(f"{c} = {v:.3g}" if isinstance(v, float) else f"{c} = {v}" for c, v in held.items())
+            if held else None)
+    leg = ax.legend(handles=h + handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
+                    fontsize="small", title=note, title_fontsize="x-small")
+    leg._legend_box.align = "left"
     if title:
         ax.set_title(title)
     return finish(fig, ax, created)

@@ -44,7 +44,7 @@ def _stat_cells(r, digits: int, e, lo, hi, keys) -> dict[str, str]:
     if "i2" in keys and pd.notna(r.get("i2")):
         out["i2"] = f"{float(r['i2']):.1f}%"
     if "tau2" in keys and pd.notna(r.get("tau2")):
-        out["tau2"] = f"{float(r['tau2']):.3g}"
+        out["tau2"] = f"{float(r['tau2']):#.3g}"
     if "k" in keys and pd.notna(r.get("k")):
         out["k"] = str(int(r["k"]))
     return out
@@ -299,6 +299,7 @@ def influence_panel(
     fig, axes, created = panel_axes(ax, nrows=nrows, ncols=ncols, figsize=(3.6 * ncols, 2.1 * nrows + 0.5),
                                     sharex=True, hgap=0.45, wgap=0.85)
     idx = np.arange(1, k + 1)
+    to_label = []
     for n, a in enumerate(axes.flat):
         if n >= len(panels):
             a.set_visible(False)
@@ -318,8 +319,7 @@ def influence_panel(
         if label_influential and infl.any():
             sel = np.flatnonzero(infl & np.isfinite(v))
             sel = sel[np.argsort(-np.abs(v[sel] - np.nanmedian(v)))][:label_influential]
-            place_labels(a, idx[sel], v[sel], [labels[i] for i in sel], fontsize="xx-small",
-                         color=COLORS["highlight"], gid="influence-label", max_chars=18)
+            to_label.append((a, sel, v))
     for a in axes[-1]:
         if a.get_visible():
             a.set_xlabel("Effect (index)", fontsize="small")
@@ -331,6 +331,11 @@ def influence_panel(
                 col_axes[-1].set_xlabel("Effect (index)", fontsize="small")
     if title:
         (fig.suptitle(title, fontweight="bold", x=0.02, ha="left") if created else ax.set_title(title))
+    if to_label:
+        fig.draw_without_rendering()  # one layout pass, then label every panel
+        for a, sel, v in to_label:
+            place_labels(a, idx[sel], v[sel], [labels[i] for i in sel], fontsize="xx-small",
+                         color=COLORS["highlight"], gid="influence-label", max_chars=18, settle=False)
     return finish(fig, ax, created)
 
 

@@ -174,7 +174,7 @@ def errorbars(
             lo = hi = v
         err = np.vstack([np.where(np.isfinite(lo), v - lo, 0), np.where(np.isfinite(hi), hi - v, 0)])
         kw = {"fmt": markers[k % len(markers)], "color": colors[h], "ms": 5.5, "capsize": 2.5, "elinewidth": 1.2,
-              "label": h, "zorder": 3}
+              "label": {"rl": "RL", "baseline": "Baseline"}.get(h, h), "zorder": 3}
         cont = ax.errorbar(v, p + off, xerr=err, **kw) if horiz else ax.errorbar(p + off, v, yerr=err, **kw)
         cont.lines[0].set_gid(f"errorbars-{h}")
         lo_all.append(np.where(np.isfinite(lo), lo, v))
