@@ -24,15 +24,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
-from scipy.cluster.hierarchy import fcluster, linkage  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.cluster.hierarchy import fcluster, linkage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import rlmeta as rm  # noqa: E402
-import rlmeta.plots as rp  # noqa: E402
+import rlmeta as rm
+import rlmeta.plots as rp
 
 warnings.filterwarnings("ignore", category=RuntimeWarning)
 

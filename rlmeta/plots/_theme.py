@@ -77,7 +77,11 @@ def palette(n: int | None = None) -> list[str]:
 
 
 def diverging_cmap():
-    """The diverging colour map used by heat maps (a Matplotlib ``Colormap``)."""
+    """The diverging colour map used by heat maps (a Matplotlib ``Colormap``).
+
+    >>> diverging_cmap().name
+    'vlag'
+    """
     return sns.color_palette(DIVERGING, as_cmap=True)
 
 
