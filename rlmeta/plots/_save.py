@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import matplotlib as mpl
+import numpy as np
 
 from .._atomic import atomic_path
 
@@ -46,6 +47,10 @@ def _resized(fig, width, height, units: str, dpi: float):
         # columns and the plot share the new width
         h = old[1] if getattr(fig, "_rlmeta_relayout", None) is not None else old[1] * w / old[0]
     relayout = getattr(fig, "_rlmeta_relayout", None)
+    # other figures: when shrunk, scale the text with the figure (down to half size)
+    # so labels keep their room; tables re-fit their text themselves
+    scale = 1.0 if relayout is not None else float(np.clip(min(w / old[0], h / old[1]), 0.5, 1.0))
+    restore = _scale_text(fig, scale) if scale < 0.999 else None
     fig.set_size_inches(w, h)
     if relayout is not None:
         relayout()
@@ -53,8 +58,36 @@ def _resized(fig, width, height, units: str, dpi: float):
         yield
     finally:
         fig.set_size_inches(old)
+        if restore is not None:
+            restore()
         if relayout is not None:
             relayout()
+
+
+def _scale_text(fig, scale: float):
+    """Multiply every font size in ``fig`` by ``scale``; return a function undoing it."""
+    from matplotlib.text import Text
+
+    texts = [(t, t.get_fontsize()) for t in fig.findobj(Text)]
+    ticks = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for which in ("major", "minor"):
+                labs = axis.get_ticklabels(which=which)
+                if labs:
+                    size = labs[0].get_fontsize()
+                    ticks.append((axis, which, size))
+                    axis.set_tick_params(which=which, labelsize=size * scale)
+    for t, s in texts:
+        t.set_fontsize(s * scale)
+
+    def restore():
+        for axis, which, size in ticks:
+            axis.set_tick_params(which=which, labelsize=size)
+        for t, s in texts:
+            t.set_fontsize(s)
+
+    return restore
 
 
 def save(fig, path, *, width: float | None = None, height: float | None = None, units: str = "in",
@@ -71,7 +104,9 @@ def save(fig, path, *, width: float | None = None, height: float | None = None, 
     width, height
         Output size in ``units``; give one to keep the aspect ratio (forest-type
         tables keep their height instead, so rows stay readable).  The figure is
-        laid out again at that size (tables re-fit their text) and restored after.
+        laid out again at that size and restored after: tables re-fit their text
+        (clipping labels, hiding optional columns), other figures scale their text
+        with the figure when it shrinks (to half size at most).
     units
         ``"in"``, ``"cm"``, ``"mm"`` or ``"px"`` (pixels at ``dpi``).
     dpi
@@ -159,9 +194,9 @@ def to_svg(fig, *, width: float | None = None, height: float | None = None, unit
     text = buf.getvalue()
     start = text.find("<svg")
     text = text[start:] if start >= 0 else text
-    # font fallback: matplotlib names the exact family; add generic fallbacks
-    text = re.sub(r"font-family:\s*'?([^;'\"]+)'?", lambda m: f"font-family: '{m.group(1)}', 'DejaVu Sans', Arial, sans-serif", text)
-    text = re.sub(r'font-family="([^"]+)"', lambda m: f'font-family="{m.group(1)}, DejaVu Sans, Arial, sans-serif"', text)
+    # text stays text: make sure every font list ends in a generic family
+    text = re.sub(r"font-family:([^;\"]+)",
+                  lambda m: m.group(0) if "sans-serif" in m.group(1) else m.group(0) + ", sans-serif", text)
     prefix = id_prefix or "f" + hashlib.sha1(text.encode()).hexdigest()[:8] + "-"
     ids = set(re.findall(r'\bid="([^"]+)"', text))
     if ids:

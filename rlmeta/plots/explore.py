@@ -237,7 +237,8 @@ def dendrogram(
         ``"left"`` (leaves down the y axis: long labels stay readable; figure height
         grows with the leaves), ``"top"``, ``"right"`` or ``"bottom"``.
     color_threshold
-        Height below which clusters are coloured (scipy's default 0.7 × max).
+        Height below which clusters are coloured with the rlmeta palette (default
+        0.7 × the largest merge height, as scipy); links above it are grey.
     max_leaves
         Beyond this many leaves only the last ``max_leaves`` merged clusters are
         shown (``truncate_mode="lastp"``).
@@ -276,8 +277,9 @@ def dendrogram(
     size = (6.4, min(0.2 * shown + 1.2, 40)) if vertical_leaves else (min(0.22 * shown + 2.0, 40), 4.6)
     fig, ax, created = new_axes(ax, size)
     kw = {"truncate_mode": "lastp", "p": max_leaves} if n > max_leaves else {}
-    out = hierarchy.dendrogram(Z, labels=labs, orientation=orientation, ax=ax, color_threshold=color_threshold,
-                               above_threshold_color="#888888", leaf_font_size=None, **kw)
+    threshold = 0.7 * Z[:, 2].max() if color_threshold is None else color_threshold
+    out = hierarchy.dendrogram(Z, labels=labs, orientation=orientation, ax=ax,
+                               link_color_func=_link_colors(Z, threshold), leaf_font_size=None, **kw)
     fs = float(np.clip(260 / max(shown, 1), 5, 10))
     ax.tick_params(axis="y" if vertical_leaves else "x", labelsize=fs, length=0)
     for coll in ax.collections:
@@ -295,6 +297,37 @@ def dendrogram(
         ax.set_title(title)
     ax._rlmeta_dendrogram = out
     return finish(fig, ax, created)
+
+
+def _link_colors(Z: np.ndarray, threshold: float):
+    """Colour of each link: its cluster's palette colour below ``threshold``, grey above.
+
+    (scipy's own colouring reads a module-level palette; this keeps the rlmeta
+    palette without touching global state.)
+    """
+    n = Z.shape[0] + 1
+    first_leaf = np.empty(2 * n - 1, dtype=int)
+    first_leaf[:n] = np.arange(n)
+    for i, (a, _b, _h, _c) in enumerate(Z):
+        first_leaf[n + i] = first_leaf[int(a)]
+    from scipy.cluster.hierarchy import fcluster
+
+    clusters = fcluster(Z, t=threshold, criterion="distance")
+    order = {c: i for i, c in enumerate(dict.fromkeys(clusters[_leaves(Z)]))}
+    cols = palette(len(order))
+
+    def color(k: int) -> str:
+        if k >= n and Z[k - n, 2] >= threshold:
+            return "#888888"
+        return cols[order[clusters[first_leaf[k]]]]
+
+    return color
+
+
+def _leaves(Z: np.ndarray) -> np.ndarray:
+    from scipy.cluster.hierarchy import leaves_list
+
+    return leaves_list(Z)
 
 
 @themed
