@@ -13,7 +13,7 @@ parity, check robustness, and write a report.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets
+from . import datasets, evalstats
 from .droplog import drop_log
 from .effects import effect_sizes
 from .errors import (
@@ -28,7 +28,9 @@ from .errors import (
     RlmetaWarning,
     SchemaError,
 )
+from .io import detect_format, read, read_items, to_contrasts, write
 from .meta import meta_analysis
+from .pairing import pair
 
 try:
     __version__ = version("rlmeta")
@@ -41,6 +43,13 @@ __all__ = [
     "drop_log",
     "effect_sizes",
     "meta_analysis",
+    "read",
+    "read_items",
+    "write",
+    "detect_format",
+    "to_contrasts",
+    "pair",
+    "evalstats",
     "RlmetaError",
     "DataError",
     "SchemaError",
