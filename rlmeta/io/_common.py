@@ -250,30 +250,32 @@ def remember_hash(path: Any, digest: str) -> None:
     _HASH_CACHE[(str(p.resolve()), st.st_size, st.st_mtime_ns)] = digest
 
 
-def add_provenance(frame: pd.DataFrame, **values: Any) -> pd.DataFrame:
-    """Set constant provenance columns as categoricals (cheap for millions of rows).
+#: Long, constant-per-file text columns stored as categoricals (a SHA-256 or a path
+#: repeated on a million rows would otherwise cost ~70 MB each).  Analysis columns
+#: (model, benchmark, metric, filter) stay plain strings so string operations work.
+CATEGORICAL_COLUMNS = ("source", "source_sha256", "results_source", "tool", "tool_version", "layout",
+                       "model_source", "task")
 
-    Columns already present are kept; ``values`` that are None are stored as missing.
-    """
+
+def add_provenance(frame: pd.DataFrame, **values: Any) -> pd.DataFrame:
+    """Set constant provenance columns (existing columns are kept; None is stored as missing)."""
     n = len(frame)
     for name, value in values.items():
         if name in frame.columns:
             continue
         if value is None:
             frame[name] = pd.Series([None] * n, dtype=object, index=frame.index)
+        elif name in CATEGORICAL_COLUMNS:
+            frame[name] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
         else:
-            codes = np.zeros(n, dtype=np.int8)
-            frame[name] = pd.Categorical.from_codes(codes, categories=[value])
+            frame[name] = pd.Series([value] * n, index=frame.index)
     return frame
 
 
 def compact(frame: pd.DataFrame) -> pd.DataFrame:
-    """Store provenance columns as categoricals (after concatenating many files)."""
-    for name in PROVENANCE_COLUMNS + ["benchmark", "metric", "score_scale", "se_method"]:
-        if name in frame.columns and frame[name].dtype == object or (
-            name in frame.columns and not isinstance(frame[name].dtype, pd.CategoricalDtype)
-            and pd.api.types.is_string_dtype(frame[name].dtype)
-        ):
+    """Re-categorise the long provenance columns after concatenating many files."""
+    for name in CATEGORICAL_COLUMNS:
+        if name in frame.columns and not isinstance(frame[name].dtype, pd.CategoricalDtype):
             frame[name] = frame[name].astype("category")
     return frame
 

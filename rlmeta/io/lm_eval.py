@@ -392,12 +392,12 @@ def read_samples(
     if not array_layout:
         remember_hash(p, hasher.hexdigest())
     frame = pd.DataFrame({
-        "model": pd.Categorical.from_codes(np.zeros(len(scores), np.int8), [model]) if len(scores) else [],
+        "model": model,
         "benchmark": task,
         "item_id": item_id,
         "score": np.frombuffer(scores, dtype=float) if len(scores) else np.array([], float),
-        "metric": pd.Categorical(metrics),
-        "filter": pd.Categorical(filters),
+        "metric": metrics,
+        "filter": filters,
         "sample_idx": 0,
         "doc_id": doc_ids,
         "doc_hash": doc_hashes,
