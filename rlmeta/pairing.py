@@ -93,9 +93,12 @@ def _key(items: pd.DataFrame, a: np.ndarray, b: np.ndarray, by: str) -> str:
         if by not in items.columns:
             raise DataError(f"by={by!r} is not a column of the items", column=by)
         return by
-    for col in ("doc_hash", "doc_id"):
-        if col in items.columns and items.loc[a | b, col].notna().all():
-            return col
+    sel = items.loc[a | b]
+    if "item_key" in sel.columns and "doc_id" in sel.columns:
+        # lm-eval: item_id is the doc_hash when both runs logged one, else fall back to doc_id
+        keys = set(sel["item_key"].astype(str))
+        if keys != {"doc_hash"} and sel["doc_id"].notna().all():
+            return "doc_id"
     return "item_id"
 
 
@@ -142,8 +145,8 @@ def pair(
     measure
         ``"MD"``, ``"SMCC"`` (d_z), ``"DAV"`` (d_av) or ``"PLOR"`` (see module docstring).
     by
-        Item identity column; ``"auto"`` uses ``doc_hash`` when every row has one,
-        else ``doc_id`` when every row has one, else ``item_id``.
+        Item identity column; ``"auto"`` uses ``item_id`` (lm-eval: the doc_hash),
+        falling back to lm-eval's ``doc_id`` when a run logged no doc hashes.
     cluster
         Cluster column for clustered SEs; ``"auto"`` uses ``cluster`` when present,
         None disables clustering.

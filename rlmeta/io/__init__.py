@@ -368,8 +368,24 @@ def read_items(
             raise fail(paths[0], f"none of the metrics {list(metrics)} occur; found "
                                  f"{sorted(out['metric'].astype(str).unique())[:12]}", column="metric")
         out = out.loc[keep].reset_index(drop=True)
-    out = validate_items(out)
+    table_kinds = {k for _, k in jobs if k in TABLE_FORMATS}
+    out = validate_items(out) if table_kinds else _check_items(out)
     return finish(out, skipped)
+
+
+def _check_items(items: pd.DataFrame) -> pd.DataFrame:
+    """Light check of reader output (the readers build the types; user tables get validate_items)."""
+    for col in ("model", "benchmark", "item_id", "score"):
+        if col not in items.columns:
+            raise fail(None, f"reader produced no '{col}' column", column=col)
+        bad = items[col].isna().to_numpy()
+        if bad.any():
+            src = str(items["source"].iloc[int(bad.argmax())]) if "source" in items.columns else None
+            row = items["source_row"].iloc[int(bad.argmax())] if "source_row" in items.columns else None
+            raise fail(src, f"missing {col}", row=None if row is None or pd.isna(row) else int(row), column=col)
+    if items["score"].dtype != float:
+        items["score"] = items["score"].astype(float)
+    return items
 
 
 def write(frame: pd.DataFrame, path: PathLike, format: str = "auto") -> Path:

@@ -209,9 +209,10 @@ def iter_lines(path: Any, hasher: Any | None = None, chunk_size: int = 8 * _MIB)
             rest = lines.pop()
             for line in lines:
                 lineno += 1
-                if line.strip():
+                # isspace() stops at the first non-blank byte; strip() would copy the line
+                if line and not line.isspace():
                     yield lineno, line
-    if rest.strip():
+    if rest and not rest.isspace():
         yield lineno + 1, rest
 
 

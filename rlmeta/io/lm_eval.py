@@ -58,6 +58,7 @@ PROPORTION_METRICS = frozenset(
      "bleu_acc", "rouge1_acc", "rouge2_acc", "rougeL_acc", "prompt_level_strict_acc",
      "prompt_level_loose_acc", "inst_level_strict_acc", "inst_level_loose_acc", "pass@1", "brier_score"}
 )
+_MISSING = object()
 _MODEL_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")
 _DATE = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
 _SAMPLES_NAME = re.compile(rf"samples_(?P<task>.+)_(?P<date>{_DATE})")
@@ -336,7 +337,7 @@ def read_samples(
         model_source = "argument"
     item_id: list[str] = []
     doc_ids: list[Any] = []
-    doc_hashes: list[Any] = []
+    hashed = n_records = 0
     filters: list[Any] = []
     metrics: list[str] = []
     clusters: list[Any] = []
@@ -356,16 +357,20 @@ def read_samples(
         records = iter_json_lines(p, hasher)
         layout = "jsonl"
     known = SAMPLE_FIELDS
+    # Bound methods in locals: this loop runs once per line of files with millions of lines.
+    add_item, add_doc, add_filter = item_id.append, doc_ids.append, filters.append
+    add_metric, add_cluster, add_row, add_score = metrics.append, clusters.append, rows.append, scores.append
+    num_types = (float, int, bool)
     for lineno, rec in records:
-        if not isinstance(rec, dict):
+        if rec.__class__ is not dict:
             raise fail(p, f"line {lineno}: expected a JSON object per sample, got {type(rec).__name__}", row=lineno)
-        if "doc_id" not in rec:
+        did = rec.get("doc_id", _MISSING)
+        if did is _MISSING:
             raise fail(p, f"line {lineno}: sample has no 'doc_id'", row=lineno, column="doc_id")
-        did = rec["doc_id"]
         dh = rec.get("doc_hash")
         flt = rec.get("filter")
         names = rec.get("metrics")
-        if not isinstance(names, list):
+        if names.__class__ is not list:
             names = [k for k, v in rec.items() if k not in known and isinstance(v, int | float | list)]
         cl = None
         if cluster is not None:
@@ -374,21 +379,24 @@ def read_samples(
             if cl is None:
                 raise fail(p, f"line {lineno}: doc has no field {cluster!r} to use as cluster",
                            row=lineno, column=f"doc.{cluster}")
-        iid = dh if dh is not None else str(did)
+        n_records += 1
+        if dh is not None:
+            iid = dh
+            hashed += 1
+        else:
+            iid = str(did)
         for name in names:
             v = rec.get(name)
-            if v.__class__ is float or v.__class__ is int or v.__class__ is bool:
-                scores.append(float(v))
-            else:
+            if v.__class__ not in num_types:
                 skipped.setdefault(name, []).append(lineno)
                 continue
-            item_id.append(iid)
-            doc_ids.append(did)
-            doc_hashes.append(dh)
-            filters.append(flt)
-            metrics.append(name)
-            clusters.append(cl)
-            rows.append(lineno)
+            add_score(v)
+            add_item(iid)
+            add_doc(did)
+            add_filter(flt)
+            add_metric(name)
+            add_cluster(cl)
+            add_row(lineno)
     if not array_layout:
         remember_hash(p, hasher.hexdigest())
     frame = pd.DataFrame({
@@ -400,11 +408,12 @@ def read_samples(
         "filter": filters,
         "sample_idx": 0,
         "doc_id": doc_ids,
-        "doc_hash": doc_hashes,
         "source_row": np.frombuffer(rows, dtype=np.int64) if len(rows) else np.array([], np.int64),
     })
     if cluster is not None:
         frame["cluster"] = [str(c) for c in clusters]
+    # item_id is the doc_hash (v0.4.3+) or the doc_id; say which, so pairing can fall back to doc_id
+    frame["item_key"] = "doc_hash" if hashed == n_records else ("doc_id" if hashed == 0 else "mixed")
     drops = []
     for name, lines in skipped.items():
         first = lines[0]
