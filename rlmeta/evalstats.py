@@ -306,7 +306,8 @@ def pass_at_k(n, c, k):
         log_ratio = (special.gammaln(n - c + 1) - special.gammaln(n - c - k + 1)
                      - special.gammaln(n + 1) + special.gammaln(n - k + 1))
         out = 1 - np.exp(log_ratio)
-    return np.where(n - c < k, 1.0, out)
+    # c = 0 is exactly 0 (log-gamma would leave ~1e-16); results are probabilities
+    return np.where(n - c < k, 1.0, np.where(c == 0, 0.0, np.clip(out, 0.0, 1.0)))
 
 
 def pass_hat_k(n, c, k):
@@ -319,7 +320,7 @@ def pass_hat_k(n, c, k):
     with np.errstate(invalid="ignore"):
         out = np.exp(special.gammaln(c + 1) - special.gammaln(c - k + 1)
                      - special.gammaln(n + 1) + special.gammaln(n - k + 1))
-    return np.where(c < k, 0.0, out)
+    return np.where(c < k, 0.0, np.where(c == n, 1.0, np.clip(out, 0.0, 1.0)))
 
 
 def pass_at_k_curve(n, c, ks: Sequence[int] | None = None, *, level: float = 0.95) -> pd.DataFrame:

@@ -229,6 +229,9 @@ def pair(
     for _, r in out[bad].iterrows():
         log.append({"step": "pair", "source": None, "source_row": None, "benchmark": r.get("benchmark"),
                     "metric": r.get("metric"), "reason": r["reason"]})
+    if bad.all():
+        why = "; ".join(f"{r['benchmark']}: {r['reason']}" for _, r in out.iterrows())
+        raise EffectError(f"no benchmark yields a paired {m} effect ({why})")
     out = out.loc[~bad].drop(columns="reason").reset_index(drop=True)
     sid = study_id or f"{_label(rl, 'rl')} vs {_label(baseline, 'baseline')}"
     out.insert(0, "study_id", sid)
