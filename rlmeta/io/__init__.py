@@ -113,19 +113,21 @@ def _scan(folder: Path, limits: Limits) -> tuple[list[tuple[Path, str]], list[di
     return found, skipped
 
 
-def _resolve(paths: list[Path], fmt: str, limits: Limits) -> tuple[list[tuple[Path, str]], list[dict]]:
-    jobs, skipped = [], []
+def _resolve(paths: list[Path], fmt: str, limits: Limits) -> tuple[list[tuple[Path, str]], list[dict], set[Path]]:
+    """(path, format) jobs, skipped files, and the set of files found by scanning folders."""
+    jobs, skipped, scanned = [], [], set()
     for p in paths:
         kind = detect_format(p, limits=limits) if fmt == "auto" else fmt
         if kind not in FORMATS:
             raise fail(p, f"unknown format {fmt!r}; expected 'auto' or one of {', '.join(FORMATS)}")
         if kind == "directory":
             found, sk = _scan(p, limits)
+            scanned.update(f for f, _ in found)
             jobs.extend(found)
             skipped.extend(sk)
         else:
             jobs.append((p, kind))
-    return jobs, skipped
+    return jobs, skipped, scanned
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -188,7 +190,7 @@ def read(
         :func:`items_to_observations`.  Skipped entries are in the drop log.
     """
     paths = _paths(path_or_paths)
-    jobs, skipped = _resolve(paths, format, limits)
+    jobs, skipped, _ = _resolve(paths, format, limits)
     frames: list[pd.DataFrame] = []
     kinds = {k for _, k in jobs}
     if column_mapping and kinds - set(TABLE_FORMATS):
@@ -316,7 +318,7 @@ def read_items(
     [['Org__rl-model', 'arc', 'h0', 0.0], ['Org__rl-model', 'arc', 'h1', 1.0]]
     """
     paths = _paths(path_or_paths)
-    jobs, skipped = _resolve(paths, format, limits)
+    jobs, skipped, scanned = _resolve(paths, format, limits)
     frames: list[pd.DataFrame] = []
     pool = [p for p, _ in jobs]
     done: set[Path] = set()
@@ -351,7 +353,7 @@ def read_items(
         elif kind == "eee_instances":
             frames.append(eee.read_instances(p, cluster=cluster))
         elif kind in ("lighteval", "eee", "simple_evals"):
-            if len(jobs) > 1:
+            if p in scanned:  # found while scanning a folder: skip, but say so
                 skipped.append({"source": str(p), "reason": f"{kind} aggregate file has no per-item scores"})
                 continue
             raise fail(p, f"a {kind} aggregate file has no per-item scores; use rm.read() for aggregates"
