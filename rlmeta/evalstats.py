@@ -179,7 +179,9 @@ class ClusteredSE:
         return asdict(self)
 
 
-def clustered_se(scores: Sequence[float], clusters: Sequence, *, level: float = 0.95) -> ClusteredSE:
+def clustered_se(
+    scores: Sequence[float], clusters: Sequence, *, level: float = 0.95
+) -> ClusteredSE:
     """Cluster-robust SE of a mean (Miller 2024, App. A) with Inspect's C/(C−1) correction.
 
     ``Var = C/(C−1) · Σ_c (Σ_{i∈c}(s_i − s̄))² / n²``; CI ``s̄ ± t_{C−1}·SE``.
@@ -264,8 +266,14 @@ def repeat_variance(scores: Sequence[float], items: Sequence) -> RepeatVariance:
     if n < 2:
         raise DataError("need at least 2 items")
     v_means = float(np.var(means, ddof=1))
-    return RepeatVariance(n, float(k.mean()), float(means.mean()), v_means - float(np.mean(within / k)),
-                          float(within.mean()), math.sqrt(v_means / n))
+    return RepeatVariance(
+        n,
+        float(k.mean()),
+        float(means.mean()),
+        v_means - float(np.mean(within / k)),
+        float(within.mean()),
+        math.sqrt(v_means / n),
+    )
 
 
 def mcnemar_exact(t: int, u: int) -> float:
@@ -303,8 +311,12 @@ def pass_at_k(n, c, k):
     """
     n, c, k = _nck(n, c, k)
     with np.errstate(invalid="ignore"):
-        log_ratio = (special.gammaln(n - c + 1) - special.gammaln(n - c - k + 1)
-                     - special.gammaln(n + 1) + special.gammaln(n - k + 1))
+        log_ratio = (
+            special.gammaln(n - c + 1)
+            - special.gammaln(n - c - k + 1)
+            - special.gammaln(n + 1)
+            + special.gammaln(n - k + 1)
+        )
         out = 1 - np.exp(log_ratio)
     # c = 0 is exactly 0 (log-gamma would leave ~1e-16); results are probabilities
     return np.where(n - c < k, 1.0, np.where(c == 0, 0.0, np.clip(out, 0.0, 1.0)))
@@ -318,8 +330,12 @@ def pass_hat_k(n, c, k):
     """
     n, c, k = _nck(n, c, k)
     with np.errstate(invalid="ignore"):
-        out = np.exp(special.gammaln(c + 1) - special.gammaln(c - k + 1)
-                     - special.gammaln(n + 1) + special.gammaln(n - k + 1))
+        out = np.exp(
+            special.gammaln(c + 1)
+            - special.gammaln(c - k + 1)
+            - special.gammaln(n + 1)
+            + special.gammaln(n - k + 1)
+        )
     return np.where(c < k, 0.0, np.where(c == n, 1.0, np.clip(out, 0.0, 1.0)))
 
 
@@ -347,9 +363,16 @@ def pass_at_k_curve(n, c, ks: Sequence[int] | None = None, *, level: float = 0.9
     for k in ks:
         a = pass_at_k(n, c, k)
         b = pass_hat_k(n, c, k)
-        rows.append({"k": k, "pass_at_k": a.mean(), "pass_at_k_se": a.std(ddof=1) / math.sqrt(len(a)),
-                     "pass_hat_k": b.mean(), "pass_hat_k_se": b.std(ddof=1) / math.sqrt(len(b)),
-                     "n_problems": len(a)})
+        rows.append(
+            {
+                "k": k,
+                "pass_at_k": a.mean(),
+                "pass_at_k_se": a.std(ddof=1) / math.sqrt(len(a)),
+                "pass_hat_k": b.mean(),
+                "pass_hat_k_se": b.std(ddof=1) / math.sqrt(len(b)),
+                "n_problems": len(a),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -382,13 +405,17 @@ def icc_oneway(scores: Sequence[float], clusters: Sequence) -> float:
         raise DataError("need at least 2 clusters and more items than clusters")
     means = g.mean().to_numpy()
     msb = float(np.sum(m * (means - s.mean()) ** 2) / (C - 1))
-    msw = float(np.sum((s - df.groupby("c", sort=False)["s"].transform("mean").to_numpy()) ** 2) / (N - C))
+    msw = float(
+        np.sum((s - df.groupby("c", sort=False)["s"].transform("mean").to_numpy()) ** 2) / (N - C)
+    )
     m0 = (N - np.sum(m**2) / N) / (C - 1)
     den = msb + (m0 - 1) * msw
     return float((msb - msw) / den) if den > 0 else 0.0
 
 
-def omega2_from_pilot(rl, baseline, *, k_rl: float | None = None, k_baseline: float | None = None) -> dict:
+def omega2_from_pilot(
+    rl, baseline, *, k_rl: float | None = None, k_baseline: float | None = None
+) -> dict:
     """Miller's ω² for a paired comparison from pilot scores (items x repeats per arm).
 
     ``ω² = Var(x_A) + Var(x_B) − 2Cov(x_A, x_B) + E[σ_A²]/K_A + E[σ_B²]/K_B``, with the
@@ -422,8 +449,16 @@ def omega2_from_pilot(rl, baseline, *, k_rl: float | None = None, k_baseline: fl
     cov = float(np.cov(ma, mb, ddof=1)[0, 1])  # within-item noise is independent across arms
     KA, KB = k_rl or ka, k_baseline or kb
     om = va + vb - 2 * cov + wa / KA + wb / KB
-    return {"omega2": om, "var_x_rl": va, "var_x_baseline": vb, "cov_x": cov, "within_rl": wa,
-            "within_baseline": wb, "k_rl": KA, "k_baseline": KB}
+    return {
+        "omega2": om,
+        "var_x_rl": va,
+        "var_x_baseline": vb,
+        "cov_x": cov,
+        "within_rl": wa,
+        "within_baseline": wb,
+        "k_rl": KA,
+        "k_baseline": KB,
+    }
 
 
 def _zz(alpha: float, power_: float) -> float:
@@ -432,8 +467,9 @@ def _zz(alpha: float, power_: float) -> float:
     return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power_))
 
 
-def minimum_detectable_effect(omega2: float, n: int, *, alpha: float = 0.05, power: float = 0.8,
-                              design_effect: float = 1.0) -> float:
+def minimum_detectable_effect(
+    omega2: float, n: int, *, alpha: float = 0.05, power: float = 0.8, design_effect: float = 1.0
+) -> float:
     """MDE = (z_{1−α/2} + z_{1−β})·√(ω²·deff/n).
 
     >>> round(minimum_detectable_effect(0.25, 1000), 4)
@@ -442,8 +478,14 @@ def minimum_detectable_effect(omega2: float, n: int, *, alpha: float = 0.05, pow
     return _zz(alpha, power) * math.sqrt(omega2 * design_effect / n)
 
 
-def required_items(omega2: float, delta: float, *, alpha: float = 0.05, power: float = 0.8,
-                   design_effect: float = 1.0) -> int:
+def required_items(
+    omega2: float,
+    delta: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    design_effect: float = 1.0,
+) -> int:
     """Items needed: ``n = ⌈(z_{1−α/2} + z_{1−β})²·ω²·deff/δ²⌉``.
 
     >>> required_items(0.25, 0.05)
@@ -454,7 +496,9 @@ def required_items(omega2: float, delta: float, *, alpha: float = 0.05, power: f
     return int(math.ceil(_zz(alpha, power) ** 2 * omega2 * design_effect / delta**2))
 
 
-def power(omega2: float, n: int, delta: float, *, alpha: float = 0.05, design_effect: float = 1.0) -> float:
+def power(
+    omega2: float, n: int, delta: float, *, alpha: float = 0.05, design_effect: float = 1.0
+) -> float:
     """Power of the two-sided z test of a paired difference δ with n items.
 
     >>> round(power(0.25, 785, 0.05), 3)
@@ -497,8 +541,12 @@ def optimality_gap(scores, gamma: float = 1.0) -> np.ndarray:
     return gamma - np.minimum(_scores(scores), gamma).mean(axis=(-2, -1))
 
 
-_AGGREGATES: dict[str, Callable] = {"mean": aggregate_mean, "median": aggregate_median, "iqm": aggregate_iqm,
-                                    "optimality_gap": optimality_gap}
+_AGGREGATES: dict[str, Callable] = {
+    "mean": aggregate_mean,
+    "median": aggregate_median,
+    "iqm": aggregate_iqm,
+    "optimality_gap": optimality_gap,
+}
 
 
 def probability_of_improvement(x, y) -> float:
@@ -611,19 +659,39 @@ def seed_summary(
     rows = []
     for name, sc in score_dict.items():
         for i, agg in enumerate(aggregates):
-            est, lo, hi = stratified_bootstrap_ci(sc, agg, reps=reps, level=level,
-                                                  seed=None if seed is None else seed + i)
-            rows.append({"algorithm": name, "aggregate": agg, "estimate": est, "ci_low": lo, "ci_high": hi,
-                         "level": level, "reps": reps})
+            est, lo, hi = stratified_bootstrap_ci(
+                sc, agg, reps=reps, level=level, seed=None if seed is None else seed + i
+            )
+            rows.append(
+                {
+                    "algorithm": name,
+                    "aggregate": agg,
+                    "estimate": est,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "level": level,
+                    "reps": reps,
+                }
+            )
     if compare is not None:
         x, y = (_scores(score_dict[k]) for k in compare)
         rng = np.random.default_rng(seed)
-        boot = np.concatenate([
-            _poi(_resample(x, rng, min(200, reps - s)), _resample(y, rng, min(200, reps - s)))
-            for s in range(0, reps, 200)
-        ])
+        boot = np.concatenate(
+            [
+                _poi(_resample(x, rng, min(200, reps - s)), _resample(y, rng, min(200, reps - s)))
+                for s in range(0, reps, 200)
+            ]
+        )
         q = (1 - level) / 2
-        rows.append({"algorithm": f"{compare[0]} > {compare[1]}", "aggregate": "probability_of_improvement",
-                     "estimate": float(_poi(x, y)), "ci_low": float(np.quantile(boot, q)),
-                     "ci_high": float(np.quantile(boot, 1 - q)), "level": level, "reps": reps})
+        rows.append(
+            {
+                "algorithm": f"{compare[0]} > {compare[1]}",
+                "aggregate": "probability_of_improvement",
+                "estimate": float(_poi(x, y)),
+                "ci_low": float(np.quantile(boot, q)),
+                "ci_high": float(np.quantile(boot, 1 - q)),
+                "level": level,
+                "reps": reps,
+            }
+        )
     return pd.DataFrame(rows)

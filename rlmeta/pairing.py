@@ -69,11 +69,17 @@ _GROUP = ("benchmark", "metric", "filter", "split", "perturbation")
 def _select(items: pd.DataFrame, spec: Any, label: str) -> np.ndarray:
     if spec is None:
         if "arm" not in items.columns:
-            raise DataError(f"{label}= is required when the items have no 'arm' column", column="model")
+            raise DataError(
+                f"{label}= is required when the items have no 'arm' column", column="model"
+            )
         return (items["arm"].astype(str).str.lower() == label).to_numpy()
     specs = [spec] if isinstance(spec, str | Path) else list(spec)
-    models = items["model"].astype(str) if "model" in items.columns else pd.Series([""] * len(items))
-    sources = items["source"].astype(str) if "source" in items.columns else pd.Series([""] * len(items))
+    models = (
+        items["model"].astype(str) if "model" in items.columns else pd.Series([""] * len(items))
+    )
+    sources = (
+        items["source"].astype(str) if "source" in items.columns else pd.Series([""] * len(items))
+    )
     mask = np.zeros(len(items), dtype=bool)
     for s in map(str, specs):
         hit = (models == s).to_numpy()
@@ -83,8 +89,10 @@ def _select(items: pd.DataFrame, spec: Any, label: str) -> np.ndarray:
         mask |= hit
     if not mask.any():
         have = ", ".join(sorted(models.unique())[:10])
-        raise DataError(f"{label}={spec!r} matches no items: give a model name (one of: {have}) or a path",
-                        column="model")
+        raise DataError(
+            f"{label}={spec!r} matches no items: give a model name (one of: {have}) or a path",
+            column="model",
+        )
     return mask
 
 
@@ -102,15 +110,23 @@ def _key(items: pd.DataFrame, a: np.ndarray, b: np.ndarray, by: str) -> str:
     return "item_id"
 
 
-def _per_item(part: pd.DataFrame, group: list[str], key: str, cluster: str | None, arm: str,
-              log: list[dict]) -> tuple[pd.DataFrame, int]:
+def _per_item(
+    part: pd.DataFrame, group: list[str], key: str, cluster: str | None, arm: str, log: list[dict]
+) -> tuple[pd.DataFrame, int]:
     sub = ["sample_idx"] if "sample_idx" in part.columns else []
     dup = part.duplicated(group + [key] + sub, keep="first").to_numpy()
     if dup.any():
         for _, r in part.loc[dup].iterrows():
-            log.append({"step": "pair", "source": r.get("source"), "source_row": r.get("source_row"),
-                        "benchmark": r.get("benchmark"), "metric": r.get("metric"),
-                        "reason": f"duplicated {arm} item {r[key]!r} (same item and sample); first kept"})
+            log.append(
+                {
+                    "step": "pair",
+                    "source": r.get("source"),
+                    "source_row": r.get("source_row"),
+                    "benchmark": r.get("benchmark"),
+                    "metric": r.get("metric"),
+                    "reason": f"duplicated {arm} item {r[key]!r} (same item and sample); first kept",
+                }
+            )
     part = part.loc[~dup]
     agg = {"score": ("score", "mean"), "k": ("score", "size")}
     if cluster:
@@ -118,7 +134,11 @@ def _per_item(part: pd.DataFrame, group: list[str], key: str, cluster: str | Non
     for c in ("source", "source_row", "model", "higher_is_better"):
         if c in part.columns:
             agg[c] = (c, "first")
-    out = part.groupby(group + [key], sort=False, observed=True, dropna=False).agg(**agg).reset_index()
+    out = (
+        part.groupby(group + [key], sort=False, observed=True, dropna=False)
+        .agg(**agg)
+        .reset_index()
+    )
     return out, int(dup.sum())
 
 
@@ -169,19 +189,25 @@ def pair(
     m = str(measure).upper()
     m = _ALIASES.get(m, m)
     if m not in PAIRED_MEASURES:
-        raise EffectError(f"unknown paired measure {measure!r}; expected one of {', '.join(PAIRED_MEASURES)} "
-                          "(or dz, dav)")
+        raise EffectError(
+            f"unknown paired measure {measure!r}; expected one of {', '.join(PAIRED_MEASURES)} "
+            "(or dz, dav)"
+        )
     for col in ("item_id", "score"):
         if col not in items.columns:
             raise DataError(f"the items table has no '{col}' column", column=col)
     a = _select(items, rl, "rl")
     b = _select(items, baseline, "baseline")
     if (a & b).any():
-        raise DataError("some items match both rl= and baseline=; make the selections disjoint", column="model")
+        raise DataError(
+            "some items match both rl= and baseline=; make the selections disjoint", column="model"
+        )
     key = _key(items, a, b, by)
     group = [c for c in _GROUP if c in items.columns]
     if cluster == "auto":
-        cluster = "cluster" if "cluster" in items.columns and items["cluster"].notna().any() else None
+        cluster = (
+            "cluster" if "cluster" in items.columns and items["cluster"].notna().any() else None
+        )
     elif cluster is not None and cluster not in items.columns:
         raise DataError(f"cluster={cluster!r} is not a column of the items", column=cluster)
     work = items.loc[a | b].copy()
@@ -194,14 +220,22 @@ def pair(
     for mask, arm in ((a, "rl"), (b, "baseline")):
         part = work.loc[mask[a | b]]
         arms[arm], ndup[arm] = _per_item(part, group, key, cluster, arm, log)
-    merged = arms["rl"].merge(arms["baseline"], on=group + [key], how="outer", suffixes=("_rl", "_b"),
-                              indicator=True)
+    merged = arms["rl"].merge(
+        arms["baseline"], on=group + [key], how="outer", suffixes=("_rl", "_b"), indicator=True
+    )
     unmatched = merged[merged["_merge"] != "both"]
     for _, r in unmatched.iterrows():
         side, suf = ("rl", "_rl") if r["_merge"] == "left_only" else ("baseline", "_b")
-        log.append({"step": "pair", "source": r.get(f"source{suf}"), "source_row": r.get(f"source_row{suf}"),
-                    "benchmark": r.get("benchmark"), "metric": r.get("metric"),
-                    "reason": f"item {r[key]!r} appears only in the {side} arm"})
+        log.append(
+            {
+                "step": "pair",
+                "source": r.get(f"source{suf}"),
+                "source_row": r.get(f"source_row{suf}"),
+                "benchmark": r.get("benchmark"),
+                "metric": r.get("metric"),
+                "reason": f"item {r[key]!r} appears only in the {side} arm",
+            }
+        )
     both = merged[merged["_merge"] == "both"]
     rows = []
     for gkey, g in both.groupby(group, sort=False, observed=True):
@@ -214,7 +248,9 @@ def pair(
         row["n_unmatched_rl"] = int((um["_merge"] == "left_only").sum())
         row["n_unmatched_baseline"] = int((um["_merge"] == "right_only").sum())
         row["n_duplicates"] = sum(
-            1 for rec in log if rec["reason"].startswith("duplicated")
+            1
+            for rec in log
+            if rec["reason"].startswith("duplicated")
             and all(rec.get(c) == v for c, v in gvals.items() if c in ("benchmark", "metric"))
         )
         row["rl_model"] = _first(g, "model_rl")
@@ -222,13 +258,23 @@ def pair(
         row["pair_key"] = key
         rows.append(row)
     if not rows:
-        raise DataError("no item is present in both arms: check that both runs used the same benchmark, metric "
-                        f"and item ids (pairing on {key!r})")
+        raise DataError(
+            "no item is present in both arms: check that both runs used the same benchmark, metric "
+            f"and item ids (pairing on {key!r})"
+        )
     out = pd.DataFrame(rows)
     bad = out["reason"].notna().to_numpy()
     for _, r in out[bad].iterrows():
-        log.append({"step": "pair", "source": None, "source_row": None, "benchmark": r.get("benchmark"),
-                    "metric": r.get("metric"), "reason": r["reason"]})
+        log.append(
+            {
+                "step": "pair",
+                "source": None,
+                "source_row": None,
+                "benchmark": r.get("benchmark"),
+                "metric": r.get("metric"),
+                "reason": r["reason"],
+            }
+        )
     if bad.all():
         why = "; ".join(f"{r['benchmark']}: {r['reason']}" for _, r in out.iterrows())
         raise EffectError(f"no benchmark yields a paired {m} effect ({why})")
@@ -238,7 +284,19 @@ def pair(
     out.insert(1, "comparison_id", sid)
     for c in group:
         out[c] = out[c].replace("", None)
-    front = ["study_id", "comparison_id", *group, "measure", "yi", "vi", "sei", "ci_low", "ci_high", "df", "n"]
+    front = [
+        "study_id",
+        "comparison_id",
+        *group,
+        "measure",
+        "yi",
+        "vi",
+        "sei",
+        "ci_low",
+        "ci_high",
+        "df",
+        "n",
+    ]
     out = out[front + [c for c in out.columns if c not in front]]
     out.attrs = {}
     with_drop_log(out, [])
@@ -248,9 +306,20 @@ def pair(
 
 
 def _complete(rec: dict) -> dict:
-    base = {"step": "pair", "source": None, "source_row": None, "row_id": None, "study_id": None,
-            "comparison_id": None, "benchmark": None, "metric": None, "reason": ""}
-    base.update({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
+    base = {
+        "step": "pair",
+        "source": None,
+        "source_row": None,
+        "row_id": None,
+        "study_id": None,
+        "comparison_id": None,
+        "benchmark": None,
+        "metric": None,
+        "reason": "",
+    }
+    base.update(
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}
+    )
     for k in ("source", "benchmark", "metric"):
         if base[k] is not None:
             base[k] = str(base[k])
@@ -285,9 +354,16 @@ def _effect(g: pd.DataFrame, m: str, cluster: str | None, level: float) -> dict:
     n = len(x)
     flip = not _hib(g)
     d = (y - x) if flip else (x - y)
-    row: dict[str, Any] = {"measure": m, "n": n, "rl_mean": x.mean(), "baseline_mean": y.mean(),
-                           "k_rl": float(g["k_rl"].mean()), "k_baseline": float(g["k_b"].mean()),
-                           "direction_flipped": flip, "reason": None}
+    row: dict[str, Any] = {
+        "measure": m,
+        "n": n,
+        "rl_mean": x.mean(),
+        "baseline_mean": y.mean(),
+        "k_rl": float(g["k_rl"].mean()),
+        "k_baseline": float(g["k_b"].mean()),
+        "direction_flipped": flip,
+        "reason": None,
+    }
     binary = bool(np.isin(x, (0.0, 1.0)).all() and np.isin(y, (0.0, 1.0)).all())
     row["binary"] = binary
     if binary:
@@ -299,7 +375,9 @@ def _effect(g: pd.DataFrame, m: str, cluster: str | None, level: float) -> dict:
     else:
         row.update(mcnemar_t=None, mcnemar_u=None, mcnemar_p=None)
     if n < 2:
-        row.update(yi=np.nan, vi=np.nan, reason=f"only {n} paired item; a paired SE needs at least 2")
+        row.update(
+            yi=np.nan, vi=np.nan, reason=f"only {n} paired item; a paired SE needs at least 2"
+        )
         return row
     sx, sy = x.std(ddof=1), y.std(ddof=1)
     r = float(np.corrcoef(x, y)[0, 1]) if sx > 0 and sy > 0 else np.nan
@@ -309,7 +387,12 @@ def _effect(g: pd.DataFrame, m: str, cluster: str | None, level: float) -> dict:
     se_iid = sd_d / math.sqrt(n)
     se, df, n_c, method = se_iid, n - 1, None, "paired (sd of differences, ddof 1)"
     if cluster:
-        cl = g["cluster_rl"].where(g["cluster_rl"].notna(), g.get("cluster_b")).astype(str).to_numpy()
+        cl = (
+            g["cluster_rl"]
+            .where(g["cluster_rl"].notna(), g.get("cluster_b"))
+            .astype(str)
+            .to_numpy()
+        )
         codes, _ = pd.factorize(cl)
         n_c = int(codes.max()) + 1
         if n_c >= 2:
@@ -339,16 +422,22 @@ def _effect(g: pd.DataFrame, m: str, cluster: str | None, level: float) -> dict:
         vi = (2 * (1 - r) / n + yi**2 * (1 + r**2) / (4 * n)) * deff
     else:  # PLOR
         if not binary:
-            row.update(yi=np.nan, vi=np.nan, reason="PLOR needs binary items (0/1 after averaging repeats)")
+            row.update(
+                yi=np.nan, vi=np.nan, reason="PLOR needs binary items (0/1 after averaging repeats)"
+            )
             return row
         t, u = float(row["mcnemar_t"]), float(row["mcnemar_u"])
         if t == 0 or u == 0:
             t, u = t + 0.5, u + 0.5
         yi, vi = math.log(t / u), (1 / t + 1 / u) * deff
     if not (np.isfinite(vi) and vi > 0):
-        row.update(yi=yi, vi=vi, reason="variance is 0: the arms differ by the same amount on every item")
+        row.update(
+            yi=yi, vi=vi, reason="variance is 0: the arms differ by the same amount on every item"
+        )
         return row
     sei = math.sqrt(vi)
     q = float(stats.t.ppf(0.5 + level / 2, df))
-    row.update(yi=yi, vi=vi, sei=sei, ci_low=yi - q * sei, ci_high=yi + q * sei, ci_method=f"t({df})")
+    row.update(
+        yi=yi, vi=vi, sei=sei, ci_low=yi - q * sei, ci_high=yi + q * sei, ci_method=f"t({df})"
+    )
     return row

@@ -139,7 +139,12 @@ def test_rliable_aggregates_against_references():
     assert float(es.aggregate_iqm(x)) == pytest.approx(stats.trim_mean(x, 0.25, axis=None))
     assert float(es.optimality_gap(x, 0.8)) == pytest.approx(0.8 - np.minimum(x, 0.8).mean())
     y = rng.random((4, 7))
-    ref = np.mean([stats.mannwhitneyu(x[:, m], y[:, m], alternative="greater").statistic / 20 for m in range(7)])
+    ref = np.mean(
+        [
+            stats.mannwhitneyu(x[:, m], y[:, m], alternative="greater").statistic / 20
+            for m in range(7)
+        ]
+    )
     assert es.probability_of_improvement(x, y) == pytest.approx(ref)
     assert es.probability_of_improvement(x, x) == pytest.approx(0.5)
 
@@ -163,6 +168,14 @@ def test_seed_summary_frame():
     rng = np.random.default_rng(8)
     d = {"rl": rng.normal(0.7, 0.05, (6, 4)), "base": rng.normal(0.5, 0.05, (6, 4))}
     s = es.seed_summary(d, reps=300, compare=("rl", "base"))
-    assert list(s.columns) == ["algorithm", "aggregate", "estimate", "ci_low", "ci_high", "level", "reps"]
+    assert list(s.columns) == [
+        "algorithm",
+        "aggregate",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "level",
+        "reps",
+    ]
     poi = s[s["aggregate"] == "probability_of_improvement"].iloc[0]
     assert poi["estimate"] > 0.9 and poi["ci_low"] <= poi["estimate"] <= poi["ci_high"]

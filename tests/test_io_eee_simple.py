@@ -19,7 +19,9 @@ def test_eee_aggregate_and_instances():
     obs = rm.read(DATA / "eee" / "rl.json").set_index("benchmark")
     assert obs.loc["arc", "se"] == 0.02 and obs.loc["arc", "n"] == 500
     assert math.isnan(obs.loc["gsm8k", "se"])
-    assert obs.loc["arc", "score_scale"] == "proportion" and bool(obs.loc["arc", "higher_is_better"])
+    assert obs.loc["arc", "score_scale"] == "proportion" and bool(
+        obs.loc["arc", "higher_is_better"]
+    )
     items = rm.read_items(DATA / "eee" / "rl_samples.jsonl", cluster="subject")
     assert items["score"].tolist() == [1, 0, 1, 1]
     assert items["cluster"].tolist() == ["even", "odd", "even", "odd"]

@@ -17,10 +17,19 @@ DATA = Path(__file__).parent / "data" / "evals"
 
 # --------------------------------------------------------------------------- HELM
 def test_helm_items_split_and_perturbation(tmp_path):
-    run = evalgen.helm_run(tmp_path, "org/m", [1, 0, 0, 1], valid_scores=[1, 1], perturbed=[0, 0, 0, 0])
+    run = evalgen.helm_run(
+        tmp_path, "org/m", [1, 0, 0, 1], valid_scores=[1, 1], perturbed=[0, 0, 0, 0]
+    )
     items = rm.read_items(run)
-    assert set(items["metric"]) == {"exact_match"}  # num_prompt_tokens and logprob are bookkeeping here
-    assert items["item_id"].tolist() == ["id0", "id1", "id2", "id3"]  # valid split and perturbed rows left out
+    assert set(items["metric"]) == {
+        "exact_match"
+    }  # num_prompt_tokens and logprob are bookkeeping here
+    assert items["item_id"].tolist() == [
+        "id0",
+        "id1",
+        "id2",
+        "id3",
+    ]  # valid split and perturbed rows left out
     assert items["score"].tolist() == [1.0, 0.0, 0.0, 1.0]
     assert items["n_shot"].unique().tolist() == [5]
     pert = rm.read_items(run, perturbation="typos")
@@ -85,8 +94,12 @@ def test_lighteval_details_struct_and_flat():
 
 
 def test_lighteval_details_item_id_stable_across_models(tmp_path):
-    a = evalgen.lighteval_details(tmp_path / "a" / "x" / "details_t|0_2025-01-01T00-00-00.parquet", [1, 0], schema="flat")
-    b = evalgen.lighteval_details(tmp_path / "b" / "x" / "details_t|0_2025-01-01T00-00-00.parquet", [1, 1], schema="flat")
+    a = evalgen.lighteval_details(
+        tmp_path / "a" / "x" / "details_t|0_2025-01-01T00-00-00.parquet", [1, 0], schema="flat"
+    )
+    b = evalgen.lighteval_details(
+        tmp_path / "b" / "x" / "details_t|0_2025-01-01T00-00-00.parquet", [1, 1], schema="flat"
+    )
     ia, ib = rm.read_items(a, model="A"), rm.read_items(b, model="B")
     assert ia["item_id"].tolist() == ib["item_id"].tolist()
 

@@ -18,13 +18,19 @@ DATA = Path(__file__).parent / "data" / "evals" / "inspect"
 
 
 def _samples(ids=(1, 2, 3, 4), epochs=2):
-    return evalgen.inspect_samples(list(ids), epochs, lambda i, e: 1.0 if (i + e) % 2 else 0.0,
-                                   subject_of=lambda i: "s%d" % (i % 2))
+    return evalgen.inspect_samples(
+        list(ids),
+        epochs,
+        lambda i, e: 1.0 if (i + e) % 2 else 0.0,
+        subject_of=lambda i: f"s{i % 2}",
+    )
 
 
 @pytest.mark.parametrize("compression", ["deflate", "zstd"])
 def test_eval_zip_items_and_aggregate(tmp_path, compression):
-    p = evalgen.inspect_eval(tmp_path / "log.eval", "openai/m", "arc", _samples(), compression=compression)
+    p = evalgen.inspect_eval(
+        tmp_path / "log.eval", "openai/m", "arc", _samples(), compression=compression
+    )
     if compression == "zstd":
         with zipfile.ZipFile(p) as zf:
             assert {i.compress_type for i in zf.infolist()} == {93}
@@ -45,14 +51,18 @@ def test_reductions_and_cluster_from_sample_metadata(tmp_path):
     red = rm.read_items(p, reduced=True)
     assert len(red) == 4 and red["sample_idx"].isna().all()
     assert red["score"].tolist() == [0.5] * 4
-    cl = rm.read_items(p, cluster="subject")  # needs the sample members (summaries have no metadata)
+    cl = rm.read_items(
+        p, cluster="subject"
+    )  # needs the sample members (summaries have no metadata)
     assert sorted(cl["cluster"].unique()) == ["s0", "s1"]
     with pytest.raises(ReaderError, match="no key 'topic'"):
         rm.read_items(p, cluster="topic")
 
 
 def test_only_reductions_stored(tmp_path):
-    p = evalgen.inspect_eval(tmp_path / "log.eval", "m", "arc", _samples(), with_summaries=False, with_samples=False)
+    p = evalgen.inspect_eval(
+        tmp_path / "log.eval", "m", "arc", _samples(), with_summaries=False, with_samples=False
+    )
     items = rm.read_items(p)
     assert items["item_level"].astype(str).unique().tolist() == ["reductions"]
     with pytest.raises(ReaderError, match="no per-epoch"):
@@ -71,7 +81,9 @@ def test_json_logs_old_and_new_names(tmp_path, old):
 
 
 def test_value_mapping_and_unmappable_values(tmp_path):
-    doc = json.loads(evalgen.inspect_json(tmp_path / "l.json", "m", "arc", _samples((1, 2, 3), 1)).read_text())
+    doc = json.loads(
+        evalgen.inspect_json(tmp_path / "l.json", "m", "arc", _samples((1, 2, 3), 1)).read_text()
+    )
     s = doc["samples"]
     s[0]["scores"]["match"]["value"] = "P"
     s[1]["scores"]["match"]["value"] = {"correct": "yes", "style": 0.25}
@@ -95,7 +107,9 @@ def test_committed_fixtures():
 # --------------------------------------------------------------------------- safety
 def test_unsafe_member_paths(tmp_path):
     for bad in ("../evil.json", "/etc/passwd"):
-        p = evalgen.inspect_eval(tmp_path / "bad.eval", "m", "arc", _samples(), names_override={"header.json": bad})
+        p = evalgen.inspect_eval(
+            tmp_path / "bad.eval", "m", "arc", _samples(), names_override={"header.json": bad}
+        )
         with pytest.raises(ReaderError, match="unsafe member path"):
             rm.read(p)
 
@@ -110,7 +124,9 @@ def test_member_size_limits(tmp_path):
 
 def test_compression_ratio_bomb(tmp_path):
     bomb = b"{" + b" " * (4 * 1024 * 1024) + b"}"
-    p = evalgen.inspect_eval(tmp_path / "b.eval", "m", "arc", _samples(), extra={"header.json": bomb})
+    p = evalgen.inspect_eval(
+        tmp_path / "b.eval", "m", "arc", _samples(), extra={"header.json": bomb}
+    )
     with pytest.raises(ReaderError, match="compression ratio"):
         rm.read(p)
 
@@ -139,7 +155,9 @@ def test_not_a_zip_and_truncated_member(tmp_path):
 
 
 def test_invalid_json_member_names_member(tmp_path):
-    p = evalgen.inspect_eval(tmp_path / "log.eval", "m", "arc", _samples(), extra={"header.json": b'{"version": 2,'})
+    p = evalgen.inspect_eval(
+        tmp_path / "log.eval", "m", "arc", _samples(), extra={"header.json": b'{"version": 2,'}
+    )
     with pytest.raises(ReaderError, match=r"header\.json.*line 1") as ei:
         rm.read(p)
     assert "truncated" in str(ei.value)
@@ -156,7 +174,9 @@ def test_real_eval_and_json_agree(shared_evals):
     ib = rm.read_items(d / "log_formats.json")
     assert ia["score"].tolist() == ib["score"].tolist() == [0.0]  # "I" -> 0
     assert ia["score_raw"].tolist() == ["I"]
-    red = rm.read_items(d / "log_formats.json", reduced=True)  # results.sample_reductions (old name)
+    red = rm.read_items(
+        d / "log_formats.json", reduced=True
+    )  # results.sample_reductions (old name)
     assert red["item_id"].tolist() == ["1"]
 
 

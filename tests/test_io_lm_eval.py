@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import math
 
+import evalgen
 import numpy as np
 import pytest
 
 import rlmeta as rm
 from rlmeta.errors import ReaderError
 from rlmeta.io import _common, lm_eval
-
-import evalgen
 
 DATA = __import__("pathlib").Path(__file__).parent / "data" / "evals"
 
@@ -31,8 +30,12 @@ def test_legacy_v03(tmp_path):
 
 
 def test_v042_results_groups_and_json_array_samples(tmp_path):
-    res = evalgen.lm_eval_v042(tmp_path, "pretrained=org/model-1", {"wmdp_bio": [1, 0, 1], "wmdp_chem": [0, 0]},
-                               group="wmdp")
+    res = evalgen.lm_eval_v042(
+        tmp_path,
+        "pretrained=org/model-1",
+        {"wmdp_bio": [1, 0, 1], "wmdp_chem": [0, 0]},
+        group="wmdp",
+    )
     obs = rm.read(res)
     rows = obs.set_index("benchmark")
     assert bool(rows.loc["wmdp", "is_group"]) and not bool(rows.loc["wmdp_bio", "is_group"])
@@ -49,8 +52,14 @@ def test_v042_results_groups_and_json_array_samples(tmp_path):
 
 
 def test_v043_results_and_samples(tmp_path):
-    res = evalgen.lm_eval_v043(tmp_path, "Org/RL-7B", {"gsm8k": [1, 0, 1, 1]}, filters=("strict-match", "flexible-extract"),
-                               metric="exact_match", corpus_metric=True)
+    res = evalgen.lm_eval_v043(
+        tmp_path,
+        "Org/RL-7B",
+        {"gsm8k": [1, 0, 1, 1]},
+        filters=("strict-match", "flexible-extract"),
+        metric="exact_match",
+        corpus_metric=True,
+    )
     obs = rm.read(res)
     em = obs[obs["metric"] == "exact_match"]
     assert sorted(em["filter"].astype(str)) == ["flexible-extract", "strict-match"]
@@ -68,7 +77,9 @@ def test_v043_results_and_samples(tmp_path):
     assert "[gold, pred]" in log["reason"].iloc[0]
     assert log["source_row"].iloc[0] == 1
     # item identity is the doc hash
-    assert items["item_id"].iloc[0] == evalgen.doc_hash({"question": "gsm8k question 0", "subject": "all"})
+    assert items["item_id"].iloc[0] == evalgen.doc_hash(
+        {"question": "gsm8k question 0", "subject": "all"}
+    )
     assert items["source_row"].tolist()[:4] == [1, 2, 3, 4]
 
 
@@ -80,8 +91,19 @@ def test_n_from_n_samples_without_sample_len(tmp_path):
 
 
 def test_metric_key_split_on_last_comma(tmp_path):
-    doc = {"results": {"t": {"f1,macro,none": 0.5, "f1,macro_stderr,none": 0.1, "acc_stderr,none": 0.0,
-                             "acc,none": 1.0}}, "versions": {"t": 0}, "n-shot": {"t": 0}, "configs": {}}
+    doc = {
+        "results": {
+            "t": {
+                "f1,macro,none": 0.5,
+                "f1,macro_stderr,none": 0.1,
+                "acc_stderr,none": 0.0,
+                "acc,none": 1.0,
+            }
+        },
+        "versions": {"t": 0},
+        "n-shot": {"t": 0},
+        "configs": {},
+    }
     p = tmp_path / "r.json"
     p.write_text(json.dumps(doc))
     obs = rm.read(p).set_index("metric")
@@ -91,7 +113,9 @@ def test_metric_key_split_on_last_comma(tmp_path):
 
 
 def test_cluster_from_doc_field(tmp_path):
-    res = evalgen.lm_eval_v043(tmp_path, "m", {"mmlu": [1, 0, 1, 0]}, subject_of=lambda i: "s%d" % (i // 2))
+    res = evalgen.lm_eval_v043(
+        tmp_path, "m", {"mmlu": [1, 0, 1, 0]}, subject_of=lambda i: f"s{i // 2}"
+    )
     items = rm.read_items(res, cluster="subject")
     assert items["cluster"].tolist() == ["s0", "s0", "s1", "s1"]
     with pytest.raises(ReaderError, match=r"doc has no field 'topic'") as ei:
@@ -106,7 +130,9 @@ def test_samples_without_results_use_model_folder(tmp_path):
     assert items["model"].astype(str).unique().tolist() == ["Org__M"]
     assert items["model_source"].astype(str).unique().tolist() == ["directory name"]
     obs = rm.read(tmp_path)  # aggregated from the items
-    assert obs["score"].tolist() == [1.0] and obs["se_method"].tolist() == ["clt from items (ddof 1)"]
+    assert obs["score"].tolist() == [1.0] and obs["se_method"].tolist() == [
+        "clt from items (ddof 1)"
+    ]
 
 
 def test_results_only_has_no_items(tmp_path):
@@ -157,7 +183,9 @@ def test_stdlib_json_fallback_gives_same_items(tmp_path, monkeypatch):
 
 
 def test_streaming_many_lines_hash_and_counts(tmp_path):
-    p = evalgen.big_lm_eval_samples(tmp_path / "m" / "samples_big_2025-01-01T00-00-00.000001.jsonl", 30_000)
+    p = evalgen.big_lm_eval_samples(
+        tmp_path / "m" / "samples_big_2025-01-01T00-00-00.000001.jsonl", 30_000
+    )
     items = lm_eval.read_samples(p)
     assert len(items) == 30_000
     assert items["source_row"].iloc[-1] == 30_000
@@ -194,8 +222,12 @@ def test_real_v042(shared_evals):
     assert set(obs["benchmark"]) == {"wmdp", "wmdp_bio", "wmdp_chem", "wmdp_cyber"}
     assert obs["model"].astype(str).unique().tolist() == ["gpt-3.5-turbo-0125"]
     assert obs["se"].isna().all()  # every stderr is 0.0 (all scores 1): flagged, not used
-    items = rm.read_items([d / "pr1668_v0.4.2era_out_results.json",
-                           d / "pr1668_v0.4.2era_model__gpt-3.5-turbo-0125_wmdp_bio.first2.json_array.jsonl"])
+    items = rm.read_items(
+        [
+            d / "pr1668_v0.4.2era_out_results.json",
+            d / "pr1668_v0.4.2era_model__gpt-3.5-turbo-0125_wmdp_bio.first2.json_array.jsonl",
+        ]
+    )
     assert items["benchmark"].astype(str).unique().tolist() == ["wmdp_bio"]
     assert items["model"].astype(str).unique().tolist() == ["gpt-3.5-turbo-0125"]
     assert items["score"].tolist() == [1.0, 1.0]
@@ -206,13 +238,22 @@ def test_real_head(shared_evals):
     res = d / "pr3936_Qwen__Qwen3-8B_results_2026-07-08T18-15-33.115417.json"
     obs = rm.read(res)
     belief = obs[(obs["benchmark"] == "negotiationtom_belief")].iloc[0]
-    assert belief["score"] == 0.45 and belief["n"] == 20 and belief["se"] == pytest.approx(0.11413288653790232)
+    assert (
+        belief["score"] == 0.45
+        and belief["n"] == 20
+        and belief["se"] == pytest.approx(0.11413288653790232)
+    )
     grp = obs[(obs["benchmark"] == "negotiationtom") & (obs["metric"] == "acc")].iloc[0]
     assert bool(grp["is_group"]) and grp["n"] == 60
-    f1 = obs[(obs["benchmark"] == "negotiationtom_intention") & (obs["metric"] == "micro_f1")].iloc[0]
+    f1 = obs[(obs["benchmark"] == "negotiationtom_intention") & (obs["metric"] == "micro_f1")].iloc[
+        0
+    ]
     assert math.isnan(f1["se"])
     assert obs["tool_version"].astype(str).unique().tolist() == ["0.4.13.dev0"]
-    samples = d / "pr3936_Qwen__Qwen3-8B_samples_negotiationtom_intention_2026-07-08T18-15-33.115417.first3.jsonl"
+    samples = (
+        d
+        / "pr3936_Qwen__Qwen3-8B_samples_negotiationtom_intention_2026-07-08T18-15-33.115417.first3.jsonl"
+    )
     items = rm.read_items(samples)
     assert items["model"].astype(str).unique().tolist() == ["Qwen/Qwen3-8B"]
     assert set(items["metric"].astype(str)) == {"exact_match"}
@@ -220,7 +261,11 @@ def test_real_head(shared_evals):
 
 
 def test_real_generative_samples(shared_evals):
-    p = shared_evals / "lm-evaluation-harness" / "pr3032_samples_truthfulqa_gen_2025-05-31T14-30-51.983293.first2.jsonl"
+    p = (
+        shared_evals
+        / "lm-evaluation-harness"
+        / "pr3032_samples_truthfulqa_gen_2025-05-31T14-30-51.983293.first2.jsonl"
+    )
     items = rm.read_items(p)
     assert items["benchmark"].astype(str).unique().tolist() == ["truthfulqa_gen"]
     bleu = items[items["metric"] == "bleu_max"]

@@ -13,14 +13,16 @@ from rlmeta.errors import ReaderError, SchemaError
 
 DATA = Path(__file__).parent / "data" / "evals"
 
-WIDE = pd.DataFrame({
-    "paper": ["s1", "s1", "s2"],
-    "benchmark": ["GSM8K", "MATH", "GSM8K"],
-    "acc_rl": [80.1, 40.2, 70.0],
-    "acc_base": [75.0, 35.5, 69.0],
-    "n_items": [1319, 500, 1319],
-    "note": ["=cmd|' /C calc'!A0", "+1", "ok"],
-})
+WIDE = pd.DataFrame(
+    {
+        "paper": ["s1", "s1", "s2"],
+        "benchmark": ["GSM8K", "MATH", "GSM8K"],
+        "acc_rl": [80.1, 40.2, 70.0],
+        "acc_base": [75.0, 35.5, 69.0],
+        "n_items": [1319, 500, 1319],
+        "note": ["=cmd|' /C calc'!A0", "+1", "ok"],
+    }
+)
 
 
 def _write(df: pd.DataFrame, path: Path) -> Path:
@@ -42,7 +44,9 @@ def _write(df: pd.DataFrame, path: Path) -> Path:
 @pytest.mark.parametrize("ext", [".csv", ".tsv", ".xlsx", ".parquet", ".json", ".jsonl"])
 def test_wide_every_format_with_mapping(tmp_path, ext):
     p = _write(WIDE, tmp_path / f"t{ext}")
-    obs = rm.read(p, study_id="paper", rl_score="acc_rl", baseline_score="acc_base", score_scale="percent")
+    obs = rm.read(
+        p, study_id="paper", rl_score="acc_rl", baseline_score="acc_base", score_scale="percent"
+    )
     assert obs["rl_score"].tolist() == [80.1, 40.2, 70.0]
     assert obs["score_scale"].unique().tolist() == ["percent"]
     assert obs["source_row"].tolist() == [1, 2, 3]
@@ -52,14 +56,26 @@ def test_wide_every_format_with_mapping(tmp_path, ext):
 
 
 def test_long_layout_and_percent_hint(tmp_path):
-    long = pd.DataFrame({"study_id": ["s"] * 2, "benchmark": ["b"] * 2, "arm": ["RL", "baseline"],
-                         "score": [0.8, 0.7], "n": [100, 100], "score_scale": ["proportion"] * 2})
+    long = pd.DataFrame(
+        {
+            "study_id": ["s"] * 2,
+            "benchmark": ["b"] * 2,
+            "arm": ["RL", "baseline"],
+            "score": [0.8, 0.7],
+            "n": [100, 100],
+            "score_scale": ["proportion"] * 2,
+        }
+    )
     obs = rm.read(_write(long, tmp_path / "l.csv"))
     assert obs["arm"].tolist() == ["rl", "baseline"]
     long.loc[1, "score"] = 70
     with pytest.raises(SchemaError, match="looks like a percent") as ei:
         rm.read(_write(long, tmp_path / "l2.csv"))
-    assert ei.value.row == 2 and ei.value.column == "score" and str(tmp_path / "l2.csv") in str(ei.value)
+    assert (
+        ei.value.row == 2
+        and ei.value.column == "score"
+        and str(tmp_path / "l2.csv") in str(ei.value)
+    )
 
 
 def test_score_scale_is_never_guessed(tmp_path):
@@ -68,8 +84,13 @@ def test_score_scale_is_never_guessed(tmp_path):
     assert "score_scale" not in obs.columns  # raw scores unless told
     with pytest.raises(ReaderError, match="score_scale='proportion' was passed but the file says"):
         df = WIDE.assign(score_scale="percent")
-        rm.read(_write(df, tmp_path / "w2.csv"), study_id="paper", rl_score="acc_rl", baseline_score="acc_base",
-                score_scale="proportion")
+        rm.read(
+            _write(df, tmp_path / "w2.csv"),
+            study_id="paper",
+            rl_score="acc_rl",
+            baseline_score="acc_base",
+            score_scale="proportion",
+        )
 
 
 def test_bad_number_names_file_row_column(tmp_path):
@@ -98,7 +119,9 @@ def test_mapping_errors(tmp_path):
 
 def test_non_utf8_csv(tmp_path):
     p = tmp_path / "w.csv"
-    p.write_bytes(b"study_id,benchmark,rl_score,baseline_score\ns1,GSM8K,0.8,0.7\ns\xe9,MATH,0.4,0.3\n")
+    p.write_bytes(
+        b"study_id,benchmark,rl_score,baseline_score\ns1,GSM8K,0.8,0.7\ns\xe9,MATH,0.4,0.3\n"
+    )
     with pytest.raises(ReaderError, match="UTF-8") as ei:
         rm.read(p)
     assert ei.value.row == 3 and "line 3" in str(ei.value)
@@ -122,8 +145,14 @@ def test_empty_and_malformed(tmp_path):
 
 
 def test_items_table(tmp_path):
-    items = pd.DataFrame({"model": ["a"] * 3, "benchmark": ["b"] * 3, "question": ["q1", "q2", "q3"],
-                          "correct": [1, 0, 1]})
+    items = pd.DataFrame(
+        {
+            "model": ["a"] * 3,
+            "benchmark": ["b"] * 3,
+            "question": ["q1", "q2", "q3"],
+            "correct": [1, 0, 1],
+        }
+    )
     p = _write(items, tmp_path / "i.csv")
     got = rm.read_items(p, item_id="question", score="correct")
     assert got["score"].tolist() == [1.0, 0.0, 1.0] and got["source_row"].tolist() == [1, 2, 3]
@@ -135,7 +164,9 @@ def test_items_table(tmp_path):
 @pytest.mark.parametrize("ext", [".csv", ".tsv", ".xlsx"])
 def test_writers_neutralise_formulas(tmp_path, ext):
     p = rm.write(WIDE, tmp_path / f"o{ext}")
-    back = pd.read_excel(p) if ext == ".xlsx" else pd.read_csv(p, sep="\t" if ext == ".tsv" else ",")
+    back = (
+        pd.read_excel(p) if ext == ".xlsx" else pd.read_csv(p, sep="\t" if ext == ".tsv" else ",")
+    )
     assert back["note"].tolist() == ["'=cmd|' /C calc'!A0", "'+1", "ok"]
     assert back["acc_rl"].tolist() == WIDE["acc_rl"].tolist()  # numbers untouched
 
@@ -170,8 +201,14 @@ def test_write_unknown_extension(tmp_path):
 
 
 def test_mixed_type_columns_survive_parquet(tmp_path):
-    df = pd.DataFrame({"benchmark": ["a", "b"], "score": [0.1, 0.2], "task_version": [0, "2.0"],
-                       "cfg": [{"k": 1}, None]})
+    df = pd.DataFrame(
+        {
+            "benchmark": ["a", "b"],
+            "score": [0.1, 0.2],
+            "task_version": [0, "2.0"],
+            "cfg": [{"k": 1}, None],
+        }
+    )
     p = rm.write(df, tmp_path / "m.parquet")
     back = pd.read_parquet(p)
     assert back["task_version"].tolist() == ["0", "2.0"]

@@ -22,8 +22,15 @@ def _items(rl_scores, base_scores, *, bench="b", clusters=None, repeats=None) ->
     n = len(rl_scores)
     rows = []
     for model, sc in (("rl", rl_scores), ("base", base_scores)):
-        df = pd.DataFrame({"model": model, "benchmark": bench, "metric": "acc", "item_id": [f"q{i}" for i in range(n)],
-                           "score": np.asarray(sc, dtype=float)})
+        df = pd.DataFrame(
+            {
+                "model": model,
+                "benchmark": bench,
+                "metric": "acc",
+                "item_id": [f"q{i}" for i in range(n)],
+                "score": np.asarray(sc, dtype=float),
+            }
+        )
         if clusters is not None:
             df["cluster"] = clusters
         rows.append(df)
@@ -84,7 +91,9 @@ def test_clustered_se_and_coverage():
     assert eff["sei"] == pytest.approx(ref.se)
     assert eff["df"] == ref.df == 19 and eff["n_clusters"] == 20
     assert "clustered" in eff["se_method"]
-    iid = rm.pair(_items(a, b, clusters=cl.astype(str)), rl="rl", baseline="base", cluster=None).iloc[0]
+    iid = rm.pair(
+        _items(a, b, clusters=cl.astype(str)), rl="rl", baseline="base", cluster=None
+    ).iloc[0]
     assert iid["df"] == 399
     # coverage with strongly clustered items stays near nominal with the clustered SE
     hits, reps = 0, 200
@@ -96,14 +105,30 @@ def test_clustered_se_and_coverage():
 
 
 def test_repeats_averaged_within_item():
-    rl = pd.DataFrame({"model": "rl", "benchmark": "b", "item_id": np.repeat(["q1", "q2", "q3"], 3),
-                       "sample_idx": np.tile([0, 1, 2], 3), "score": [1, 1, 0, 0, 0, 1, 1, 1, 1.0]})
-    base = pd.DataFrame({"model": "base", "benchmark": "b", "item_id": ["q1", "q2", "q3"], "sample_idx": 0,
-                         "score": [0, 0, 1.0]})
+    rl = pd.DataFrame(
+        {
+            "model": "rl",
+            "benchmark": "b",
+            "item_id": np.repeat(["q1", "q2", "q3"], 3),
+            "sample_idx": np.tile([0, 1, 2], 3),
+            "score": [1, 1, 0, 0, 0, 1, 1, 1, 1.0],
+        }
+    )
+    base = pd.DataFrame(
+        {
+            "model": "base",
+            "benchmark": "b",
+            "item_id": ["q1", "q2", "q3"],
+            "sample_idx": 0,
+            "score": [0, 0, 1.0],
+        }
+    )
     r = rm.pair(pd.concat([rl, base]), rl="rl", baseline="base").iloc[0]
     d = np.array([2 / 3, 1 / 3, 0.0])
     assert r["n"] == 3 and r["k_rl"] == 3 and r["k_baseline"] == 1
-    assert r["yi"] == pytest.approx(d.mean()) and r["sei"] == pytest.approx(d.std(ddof=1) / math.sqrt(3))
+    assert r["yi"] == pytest.approx(d.mean()) and r["sei"] == pytest.approx(
+        d.std(ddof=1) / math.sqrt(3)
+    )
     assert not r["binary"] and pd.isna(r["mcnemar_p"])
     with pytest.raises(EffectError, match="PLOR needs binary items"):
         rm.pair(pd.concat([rl, base]), rl="rl", baseline="base", measure="PLOR")
@@ -111,7 +136,9 @@ def test_repeats_averaged_within_item():
 
 def test_unmatched_and_duplicates_reported():
     items = _items([1, 0, 1, 1], [0, 0, 1, 0])
-    extra_rl = pd.DataFrame({"model": "rl", "benchmark": "b", "metric": "acc", "item_id": ["only_rl"], "score": [1.0]})
+    extra_rl = pd.DataFrame(
+        {"model": "rl", "benchmark": "b", "metric": "acc", "item_id": ["only_rl"], "score": [1.0]}
+    )
     dup_base = items[(items["model"] == "base") & (items["item_id"] == "q0")]
     r = rm.pair(pd.concat([items, extra_rl, dup_base]), rl="rl", baseline="base")
     row = r.iloc[0]
@@ -119,7 +146,10 @@ def test_unmatched_and_duplicates_reported():
     assert row["n_duplicates"] == 1
     log = rm.drop_log(r)
     reasons = " | ".join(log["reason"])
-    assert "'only_rl' appears only in the rl arm" in reasons and "duplicated baseline item 'q0'" in reasons
+    assert (
+        "'only_rl' appears only in the rl arm" in reasons
+        and "duplicated baseline item 'q0'" in reasons
+    )
 
 
 def test_standardised_measures_match_formulas():
@@ -131,10 +161,18 @@ def test_standardised_measures_match_formulas():
     n = 80
     dz = rm.pair(items, rl="rl", baseline="base", measure="dz").iloc[0]
     yi = float(hedges_correction(n - 1)) * d.mean() / d.std(ddof=1)
-    assert dz["measure"] == "SMCC" and dz["yi"] == pytest.approx(yi) and dz["vi"] == pytest.approx(1 / n + yi**2 / (2 * n))
+    assert (
+        dz["measure"] == "SMCC"
+        and dz["yi"] == pytest.approx(yi)
+        and dz["vi"] == pytest.approx(1 / n + yi**2 / (2 * n))
+    )
     dav = rm.pair(items, rl="rl", baseline="base", measure="dav").iloc[0]
     r = np.corrcoef(a, b)[0, 1]
-    yi = float(hedges_correction(2 * (n - 1) / (1 + r**2))) * d.mean() / ((a.std(ddof=1) + b.std(ddof=1)) / 2)
+    yi = (
+        float(hedges_correction(2 * (n - 1) / (1 + r**2)))
+        * d.mean()
+        / ((a.std(ddof=1) + b.std(ddof=1)) / 2)
+    )
     assert dav["yi"] == pytest.approx(yi)
     assert dav["vi"] == pytest.approx(2 * (1 - r) / n + yi**2 * (1 + r**2) / (4 * n))
     with pytest.raises(EffectError, match="unknown paired measure"):
@@ -145,7 +183,9 @@ def test_paired_log_odds_ratio_zero_cell_and_direction():
     a = np.array([1, 1, 1, 0, 1, 0])
     b = np.array([0, 0, 1, 0, 1, 0])
     r = rm.pair(_items(a, b), rl="rl", baseline="base", measure="PLOR").iloc[0]
-    assert r["yi"] == pytest.approx(math.log(2.5 / 0.5)) and r["vi"] == pytest.approx(1 / 2.5 + 1 / 0.5)
+    assert r["yi"] == pytest.approx(math.log(2.5 / 0.5)) and r["vi"] == pytest.approx(
+        1 / 2.5 + 1 / 0.5
+    )
     items = _items(a, b).assign(higher_is_better=False)
     flipped = rm.pair(items, rl="rl", baseline="base").iloc[0]
     assert flipped["yi"] == pytest.approx(-(a - b).mean()) and bool(flipped["direction_flipped"])
@@ -183,10 +223,16 @@ def test_lm_eval_fixtures_pair_on_doc_hash_and_fallback_to_doc_id(tmp_path):
     items = rm.read_items([DATA / "lm_eval" / "rl", DATA / "lm_eval" / "base"], cluster="subject")
     eff = rm.pair(items, rl="org/rl-1b", baseline="org/base-1b")
     assert sorted(eff["benchmark"]) == ["arc_easy", "gsm8k"]
-    assert (eff["pair_key"] == "item_id").all() and (eff["n"] == 40).all() and (eff["n_clusters"] == 8).all()
+    assert (
+        (eff["pair_key"] == "item_id").all()
+        and (eff["n"] == 40).all()
+        and (eff["n_clusters"] == 8).all()
+    )
     assert (eff["yi"] > 0).all()
     # a baseline run without doc hashes pairs on doc_id
-    old = items[items["model"] == "org/base-1b"].assign(item_id=lambda d: d["doc_id"].astype(str), item_key="doc_id")
+    old = items[items["model"] == "org/base-1b"].assign(
+        item_id=lambda d: d["doc_id"].astype(str), item_key="doc_id"
+    )
     mixed = pd.concat([items[items["model"] == "org/rl-1b"], old])
     eff2 = rm.pair(mixed, rl="org/rl-1b", baseline="org/base-1b")
     assert (eff2["pair_key"] == "doc_id").all()
@@ -195,12 +241,18 @@ def test_lm_eval_fixtures_pair_on_doc_hash_and_fallback_to_doc_id(tmp_path):
 
 def test_pair_by_source_path():
     items = rm.read_items([DATA / "lm_eval" / "rl", DATA / "lm_eval" / "base"])
-    eff = rm.pair(items, rl=DATA / "lm_eval" / "rl", baseline=str(DATA / "lm_eval" / "base"), cluster=None)
+    eff = rm.pair(
+        items, rl=DATA / "lm_eval" / "rl", baseline=str(DATA / "lm_eval" / "base"), cluster=None
+    )
     assert len(eff) == 2
 
 
 def test_real_samples_paired_against_a_perturbed_copy(shared_evals):
-    p = shared_evals / "lm-evaluation-harness" / "pr3936_Qwen__Qwen3-8B_samples_negotiationtom_belief_2026-07-08T18-15-33.115417.first3.jsonl"
+    p = (
+        shared_evals
+        / "lm-evaluation-harness"
+        / "pr3936_Qwen__Qwen3-8B_samples_negotiationtom_belief_2026-07-08T18-15-33.115417.first3.jsonl"
+    )
     items = rm.read_items(p)
     base = items.assign(model="base", score=1 - items["score"])
     eff = rm.pair(pd.concat([items, base]), rl="Qwen/Qwen3-8B", baseline="base").iloc[0]

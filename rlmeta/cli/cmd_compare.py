@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -16,8 +16,21 @@ from ._common import app, console, handle_errors
 
 __all__ = ["compare"]
 
-_SHOW = ["benchmark", "metric", "filter", "n", "rl_mean", "baseline_mean", "yi", "sei", "ci_low", "ci_high",
-         "mcnemar_p", "n_unmatched_rl", "n_unmatched_baseline"]
+_SHOW = [
+    "benchmark",
+    "metric",
+    "filter",
+    "n",
+    "rl_mean",
+    "baseline_mean",
+    "yi",
+    "sei",
+    "ci_low",
+    "ci_high",
+    "mcnemar_p",
+    "n_unmatched_rl",
+    "n_unmatched_baseline",
+]
 
 
 def _clean(v: Any) -> Any:
@@ -51,14 +64,26 @@ def _pool(eff: pd.DataFrame, method: str, level: float) -> list[dict]:
 @app.command("compare")
 @handle_errors
 def compare(
-    rl: list[Path] = typer.Option(..., "--rl", help="RL run: file(s) or folder(s) with per-item scores."),
-    baseline: list[Path] = typer.Option(..., "--baseline", help="Baseline run: file(s) or folder(s)."),
-    measure: str = typer.Option("MD", "--measure", help="MD, SMCC (d_z), DAV (d_av) or PLOR."),
-    metric: list[str] = typer.Option(None, "--metric", help="Keep only these metrics (repeatable)."),
-    cluster: str | None = typer.Option(None, "--cluster", help="Field to use as cluster key for clustered SEs."),
-    method: str = typer.Option("REML", "--method", help="tau^2 estimator for the pooled effect."),
-    level: float = typer.Option(0.95, "--level", help="Interval level."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    rl: Annotated[
+        list[Path], typer.Option("--rl", help="RL run: file(s) or folder(s) with per-item scores.")
+    ],
+    baseline: Annotated[
+        list[Path], typer.Option("--baseline", help="Baseline run: file(s) or folder(s).")
+    ],
+    measure: Annotated[
+        str, typer.Option("--measure", help="MD, SMCC (d_z), DAV (d_av) or PLOR.")
+    ] = "MD",
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="Keep only these metrics (repeatable).")
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="Field to use as cluster key.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="tau^2 estimator for the pooled effect.")
+    ] = "REML",
+    level: Annotated[float, typer.Option("--level", help="Interval level.")] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Pair two runs item by item, report the effect per benchmark and pool across benchmarks (Knapp-Hartung)."""
     from .. import drop_log
@@ -69,8 +94,14 @@ def compare(
         if not p.exists():
             raise FileNotFoundError(2, "No such file or directory", str(p))
     items = read_items([*rl, *baseline], cluster=cluster, metrics=metric or None)
-    eff = pair(items, rl=[str(p) for p in rl], baseline=[str(p) for p in baseline], measure=measure,
-               cluster="auto" if cluster else None, level=level)
+    eff = pair(
+        items,
+        rl=[str(p) for p in rl],
+        baseline=[str(p) for p in baseline],
+        measure=measure,
+        cluster="auto" if cluster else None,
+        level=level,
+    )
     pooled = _pool(eff, method, level)
     log = drop_log(eff)
     if as_json:
@@ -82,10 +113,14 @@ def compare(
         }
         typer.echo(json.dumps(_clean(doc), indent=2, default=str))
         return
-    table = Table(title=f"paired effects ({eff.attrs.get('rlmeta_measure', measure)}, positive = RL better)")
+    table = Table(
+        title=f"paired effects ({eff.attrs.get('rlmeta_measure', measure)}, positive = RL better)"
+    )
     cols = [c for c in _SHOW if c in eff.columns]
     for c in cols:
-        table.add_column(c, justify="right" if c not in ("benchmark", "metric", "filter") else "left")
+        table.add_column(
+            c, justify="right" if c not in ("benchmark", "metric", "filter") else "left"
+        )
     for _, r in eff.iterrows():
         table.add_row(*[_fmt(r[c]) for c in cols])
     console.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -36,8 +37,12 @@ def drop_log_table(log: pd.DataFrame, limit: int = 20) -> Table:
     for col in ("step", "source", "source_row", "benchmark", "metric", "reason"):
         table.add_column(col, overflow="fold")
     for _, r in log.head(limit).iterrows():
-        table.add_row(*["" if pd.isna(r[c]) else str(r[c]) for c in ("step", "source", "source_row", "benchmark",
-                                                                      "metric", "reason")])
+        table.add_row(
+            *[
+                "" if pd.isna(r[c]) else str(r[c])
+                for c in ("step", "source", "source_row", "benchmark", "metric", "reason")
+            ]
+        )
     if len(log) > limit:
         table.caption = f"... and {len(log) - limit} more"
     return table
@@ -46,14 +51,31 @@ def drop_log_table(log: pd.DataFrame, limit: int = 20) -> Table:
 @app.command("ingest")
 @handle_errors
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or folders (harness outputs or tables)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file (.parquet, .csv, .tsv, .xlsx, .json, .jsonl)."),
-    items: bool = typer.Option(False, "--items", help="Write per-item scores instead of aggregate observations."),
-    fmt: str = typer.Option("auto", "--format", help="Input format (default: detect per file)."),
-    to: str = typer.Option("auto", "--to", help="Output format: auto (from the extension) or eee."),
-    score_scale: str | None = typer.Option(None, "--score-scale", help="proportion, percent or a raw-score label."),
-    cluster: str | None = typer.Option(None, "--cluster", help="Field to use as cluster key (with --items)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path."),
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders (harness outputs or tables).")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Output file (.parquet, .csv, .xlsx, .json, ...)."),
+    ],
+    items: Annotated[
+        bool, typer.Option("--items", help="Write per-item scores instead of observations.")
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Input format (default: detect per file).")
+    ] = "auto",
+    to: Annotated[
+        str, typer.Option("--to", help="Output format: auto (from the extension) or eee.")
+    ] = "auto",
+    score_scale: Annotated[
+        str | None, typer.Option("--score-scale", help="proportion, percent or a label.")
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="Cluster key field (with --items).")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the output path.")
+    ] = False,
 ) -> None:
     """Read evaluation outputs (auto-detected) and write one tidy table atomically."""
     from .. import drop_log

@@ -43,7 +43,16 @@ import pandas as pd
 from ..droplog import extend_drop_log
 from ..schema import validate_items
 from . import eee, helm, inspect_ai, lighteval, lm_eval, simple_evals
-from ._common import DEFAULT_LIMITS, PROVENANCE_COLUMNS, Limits, as_path, compact, fail, finish, load_json
+from ._common import (
+    DEFAULT_LIMITS,
+    PROVENANCE_COLUMNS,
+    Limits,
+    as_path,
+    compact,
+    fail,
+    finish,
+    load_json,
+)
 from .contrasts import items_to_observations, to_contrasts
 from .detect import FORMATS, HARNESS_FORMATS, detect_format
 from .tables import TABLE_FORMATS, read_table, write_table
@@ -98,7 +107,7 @@ def _scan(folder: Path, limits: Limits) -> tuple[list[tuple[Path, str]], list[di
                 continue
             try:
                 kind = detect_format(f, limits=limits)
-            except Exception as exc:  # noqa: BLE001 - one unreadable file is reported, not fatal to the scan
+            except Exception as exc:
                 if not isinstance(exc, ValueError):
                     raise
                 skipped.append({"source": str(f), "reason": f"not read: {exc}"})
@@ -106,14 +115,21 @@ def _scan(folder: Path, limits: Limits) -> tuple[list[tuple[Path, str]], list[di
             if kind in HARNESS_FORMATS:
                 found.append((f, kind))
             else:
-                skipped.append({"source": str(f), "reason": f"a plain {kind} table inside a folder is not read "
-                                                          "automatically; pass it explicitly"})
+                skipped.append(
+                    {
+                        "source": str(f),
+                        "reason": f"a plain {kind} table inside a folder is not read "
+                        "automatically; pass it explicitly",
+                    }
+                )
     if not found:
         raise fail(folder, "no recognised evaluation files in this folder")
     return found, skipped
 
 
-def _resolve(paths: list[Path], fmt: str, limits: Limits) -> tuple[list[tuple[Path, str]], list[dict], set[Path]]:
+def _resolve(
+    paths: list[Path], fmt: str, limits: Limits
+) -> tuple[list[tuple[Path, str]], list[dict], set[Path]]:
     """(path, format) jobs, skipped files, and the set of files found by scanning folders."""
     jobs, skipped, scanned = [], [], set()
     for p in paths:
@@ -135,7 +151,11 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for f in frames:
         drops.extend(f.attrs.pop("rlmeta_pending_drops", []))
     # Categoricals with different categories concatenate to object; compact() restores them.
-    out = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    out = (
+        pd.concat(frames, ignore_index=True, sort=False)
+        if len(frames) > 1
+        else frames[0].reset_index(drop=True)
+    )
     out.attrs = {}
     out = extend_drop_log(out, *frames)
     return finish(compact(out), drops)
@@ -194,13 +214,24 @@ def read(
     frames: list[pd.DataFrame] = []
     kinds = {k for _, k in jobs}
     if column_mapping and kinds - set(TABLE_FORMATS):
-        raise fail(jobs[0][0], "column mapping keywords apply to tables only, not to harness files "
-                               f"({', '.join(sorted(kinds - set(TABLE_FORMATS)))})")
+        raise fail(
+            jobs[0][0],
+            "column mapping keywords apply to tables only, not to harness files "
+            f"({', '.join(sorted(kinds - set(TABLE_FORMATS)))})",
+        )
     have_results = {p for p, k in jobs if k == "lm_eval"}
     for p, kind in jobs:
         if kind in TABLE_FORMATS:
-            frames.append(read_table(p, kind, mapping=column_mapping, score_scale=score_scale, sheet=sheet,
-                                     limits=limits))
+            frames.append(
+                read_table(
+                    p,
+                    kind,
+                    mapping=column_mapping,
+                    score_scale=score_scale,
+                    sheet=sheet,
+                    limits=limits,
+                )
+            )
             continue
         if kind == "lm_eval":
             fr, _ = lm_eval.read_results(p, limits=limits, data=_json_data(p, limits))
@@ -230,7 +261,9 @@ def read(
         raise fail(paths[0], "nothing to read")
     table_kinds = {k for _, k in jobs if k in TABLE_FORMATS}
     if table_kinds and len(table_kinds) != len(kinds):
-        raise fail(paths[0], "cannot mix tables and harness files in one read(); read them separately")
+        raise fail(
+            paths[0], "cannot mix tables and harness files in one read(); read them separately"
+        )
     out = _concat(frames)
     return finish(out, [dict(s, reason=s["reason"]) for s in skipped])
 
@@ -242,7 +275,9 @@ def _lm_items(p: Path, model, task, cluster, pool: list[Path], limits: Limits) -
     meta = None
     if res is not None:
         _, meta = lm_eval.read_results(res, limits=limits)
-    return lm_eval.read_samples(p, meta=meta, model=model, task=task, cluster=cluster, limits=limits)
+    return lm_eval.read_samples(
+        p, meta=meta, model=model, task=task, cluster=cluster, limits=limits
+    )
 
 
 def _samples_of_results(p: Path) -> list[Path]:
@@ -336,28 +371,44 @@ def read_items(
             if not samples:
                 if any(k == "lm_eval_samples" for _, k in jobs):
                     continue  # used as metadata for the sample files given
-                raise fail(p, "an lm-eval results file holds aggregates only and no per-sample files were found "
-                              "beside it (run lm-eval with --log_samples, or use rm.read for aggregates)")
+                raise fail(
+                    p,
+                    "an lm-eval results file holds aggregates only and no per-sample files were found "
+                    "beside it (run lm-eval with --log_samples, or use rm.read for aggregates)",
+                )
             _, meta = lm_eval.read_results(p, limits=limits)
             for q in samples:
-                frames.append(lm_eval.read_samples(q, meta=meta, model=model, task=task, cluster=cluster,
-                                                   limits=limits))
+                frames.append(
+                    lm_eval.read_samples(
+                        q, meta=meta, model=model, task=task, cluster=cluster, limits=limits
+                    )
+                )
                 done.add(q)
         elif kind == "inspect":
-            frames.append(inspect_ai.read_log_items(p, reduced=reduced, cluster=cluster, limits=limits))
+            frames.append(
+                inspect_ai.read_log_items(p, reduced=reduced, cluster=cluster, limits=limits)
+            )
         elif kind == "helm":
-            frames.append(helm.read_run_items(p, split=split, perturbation=perturbation, metrics=metrics,
-                                              limits=limits))
+            frames.append(
+                helm.read_run_items(
+                    p, split=split, perturbation=perturbation, metrics=metrics, limits=limits
+                )
+            )
         elif kind == "lighteval_details":
             frames.append(lighteval.read_details(p, model=model, task=task))
         elif kind == "eee_instances":
             frames.append(eee.read_instances(p, cluster=cluster))
         elif kind in ("lighteval", "eee", "simple_evals"):
             if p in scanned:  # found while scanning a folder: skip, but say so
-                skipped.append({"source": str(p), "reason": f"{kind} aggregate file has no per-item scores"})
+                skipped.append(
+                    {"source": str(p), "reason": f"{kind} aggregate file has no per-item scores"}
+                )
                 continue
-            raise fail(p, f"a {kind} aggregate file has no per-item scores; use rm.read() for aggregates"
-                          + (" or the details Parquet files" if kind == "lighteval" else ""))
+            raise fail(
+                p,
+                f"a {kind} aggregate file has no per-item scores; use rm.read() for aggregates"
+                + (" or the details Parquet files" if kind == "lighteval" else ""),
+            )
         else:  # pragma: no cover
             raise fail(p, f"no item reader for format {kind!r}")
         done.add(p)
@@ -367,8 +418,12 @@ def read_items(
     if metrics is not None:
         keep = out["metric"].astype(str).isin([str(m) for m in metrics]).to_numpy()
         if not keep.any():
-            raise fail(paths[0], f"none of the metrics {list(metrics)} occur; found "
-                                 f"{sorted(out['metric'].astype(str).unique())[:12]}", column="metric")
+            raise fail(
+                paths[0],
+                f"none of the metrics {list(metrics)} occur; found "
+                f"{sorted(out['metric'].astype(str).unique())[:12]}",
+                column="metric",
+            )
         out = out.loc[keep].reset_index(drop=True)
     table_kinds = {k for _, k in jobs if k in TABLE_FORMATS}
     out = validate_items(out) if table_kinds else _check_items(out)
@@ -382,9 +437,20 @@ def _check_items(items: pd.DataFrame) -> pd.DataFrame:
             raise fail(None, f"reader produced no '{col}' column", column=col)
         bad = items[col].isna().to_numpy()
         if bad.any():
-            src = str(items["source"].iloc[int(bad.argmax())]) if "source" in items.columns else None
-            row = items["source_row"].iloc[int(bad.argmax())] if "source_row" in items.columns else None
-            raise fail(src, f"missing {col}", row=None if row is None or pd.isna(row) else int(row), column=col)
+            src = (
+                str(items["source"].iloc[int(bad.argmax())]) if "source" in items.columns else None
+            )
+            row = (
+                items["source_row"].iloc[int(bad.argmax())]
+                if "source_row" in items.columns
+                else None
+            )
+            raise fail(
+                src,
+                f"missing {col}",
+                row=None if row is None or pd.isna(row) else int(row),
+                column=col,
+            )
     if items["score"].dtype != float:
         items["score"] = items["score"].astype(float)
     return items
@@ -420,15 +486,23 @@ def write(frame: pd.DataFrame, path: PathLike, format: str = "auto") -> Path:
     p = as_path(path)
     fmt = format
     if fmt == "auto":
-        ext = {".csv": "csv", ".tsv": "tsv", ".xlsx": "excel", ".parquet": "parquet", ".json": "json",
-               ".jsonl": "jsonl"}
+        ext = {
+            ".csv": "csv",
+            ".tsv": "tsv",
+            ".xlsx": "excel",
+            ".parquet": "parquet",
+            ".json": "json",
+            ".jsonl": "jsonl",
+        }
         fmt = ext.get(p.suffix.lower(), "")
         if not fmt:
-            raise fail(p, f"cannot tell the output format from {p.suffix or 'no extension'!r}; pass format=")
+            raise fail(
+                p,
+                f"cannot tell the output format from {p.suffix or 'no extension'!r}; pass format=",
+            )
     if fmt == "eee":
         if "item_id" in frame.columns:
             return eee.write_instances(frame, p)
         written = eee.write_aggregate(frame, p)
         return written[0] if len(written) == 1 else p
     return write_table(frame, p, fmt)
-

@@ -99,7 +99,9 @@ def as_path(path: str | os.PathLike) -> Path:
     return Path(os.fspath(path))
 
 
-def fail(path: Any, reason: str, *, row: int | None = None, column: str | None = None) -> ReaderError:
+def fail(
+    path: Any, reason: str, *, row: int | None = None, column: str | None = None
+) -> ReaderError:
     """Build (not raise) a :class:`ReaderError` for ``path``.
 
     >>> print(fail("x.json", "expected an object", column="results"))
@@ -121,7 +123,9 @@ def _line_col(text: bytes, pos: int) -> tuple[int, int]:
     return line, col
 
 
-def _utf8_error(path: Any, raw: bytes, exc: UnicodeDecodeError, line_offset: int = 0) -> ReaderError:
+def _utf8_error(
+    path: Any, raw: bytes, exc: UnicodeDecodeError, line_offset: int = 0
+) -> ReaderError:
     line, col = _line_col(raw, exc.start)
     bad = raw[exc.start : exc.start + 4]
     return fail(
@@ -152,7 +156,11 @@ def _json_error(path: Any, raw: bytes, exc: Exception, line_offset: int = 0) -> 
         json.loads(text)
     except json.JSONDecodeError as jexc:
         line = jexc.lineno + line_offset
-        what = "truncated JSON (the file ends early)" if jexc.pos >= len(text.rstrip()) else "invalid JSON"
+        what = (
+            "truncated JSON (the file ends early)"
+            if jexc.pos >= len(text.rstrip())
+            else "invalid JSON"
+        )
         return fail(path, f"line {line}, column {jexc.colno}: {what}: {jexc.msg}", row=line)
     except RecursionError:
         return fail(path, "JSON nested too deeply")
@@ -173,7 +181,10 @@ def load_json(path: Any, raw: bytes | None = None, *, limits: Limits = DEFAULT_L
         p = as_path(path)
         size = p.stat().st_size
         if size > limits.max_json_document:
-            raise fail(path, f"JSON document of {size} bytes exceeds the limit of {limits.max_json_document} bytes")
+            raise fail(
+                path,
+                f"JSON document of {size} bytes exceeds the limit of {limits.max_json_document} bytes",
+            )
         raw = p.read_bytes()
     if not raw.strip():
         raise fail(path, "empty file: expected a JSON document")
@@ -189,7 +200,9 @@ def load_json(path: Any, raw: bytes | None = None, *, limits: Limits = DEFAULT_L
         raise _json_error(path, raw, exc) from None
 
 
-def iter_lines(path: Any, hasher: Any | None = None, chunk_size: int = 8 * _MIB) -> Iterator[tuple[int, bytes]]:
+def iter_lines(
+    path: Any, hasher: Any | None = None, chunk_size: int = 8 * _MIB
+) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, line_bytes)`` of a file, streaming in chunks.
 
     Memory stays bounded by ``chunk_size`` plus the longest line.  When
@@ -254,8 +267,16 @@ def remember_hash(path: Any, digest: str) -> None:
 #: Long, constant-per-file text columns stored as categoricals (a SHA-256 or a path
 #: repeated on a million rows would otherwise cost ~70 MB each).  Analysis columns
 #: (model, benchmark, metric, filter) stay plain strings so string operations work.
-CATEGORICAL_COLUMNS = ("source", "source_sha256", "results_source", "tool", "tool_version", "layout",
-                       "model_source", "task")
+CATEGORICAL_COLUMNS = (
+    "source",
+    "source_sha256",
+    "results_source",
+    "tool",
+    "tool_version",
+    "layout",
+    "model_source",
+    "task",
+)
 
 
 def add_provenance(frame: pd.DataFrame, **values: Any) -> pd.DataFrame:
@@ -314,8 +335,16 @@ def finish(frame: pd.DataFrame, drops: list[dict] | None = None) -> pd.DataFrame
 
     recs = []
     for r in drops or []:
-        rec = {"step": "read", "source_row": None, "row_id": None, "study_id": None, "comparison_id": None,
-               "benchmark": None, "metric": None, "source": None}
+        rec = {
+            "step": "read",
+            "source_row": None,
+            "row_id": None,
+            "study_id": None,
+            "comparison_id": None,
+            "benchmark": None,
+            "metric": None,
+            "source": None,
+        }
         rec.update(r)
         recs.append(rec)
     return extend_drop_log(frame, recs)

@@ -53,13 +53,17 @@ class SafeZip:
         try:
             self._zf = zipfile.ZipFile(path)
         except zipfile.BadZipFile as exc:
-            raise fail(path, f"not a valid ZIP archive ({exc}); an Inspect .eval log is a ZIP file") from None
+            raise fail(
+                path, f"not a valid ZIP archive ({exc}); an Inspect .eval log is a ZIP file"
+            ) from None
         except OSError as exc:
             raise fail(path, f"cannot open the archive: {exc}") from None
         self._infos = {}
         for info in self._zf.infolist():
             if _unsafe(info.filename):
-                raise fail(path, f"unsafe member path {info.filename!r} (absolute or containing '..')")
+                raise fail(
+                    path, f"unsafe member path {info.filename!r} (absolute or containing '..')"
+                )
             self._infos[info.filename] = info
 
     def close(self) -> None:
@@ -112,12 +116,23 @@ class SafeZip:
         self._check(info)
         if info.compress_type == ZSTD:
             data = self._read_zstd(info)
-        elif info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        elif info.compress_type in (
+            zipfile.ZIP_STORED,
+            zipfile.ZIP_DEFLATED,
+            zipfile.ZIP_BZIP2,
+            zipfile.ZIP_LZMA,
+        ):
             data = self._read_std(info)
         else:
-            raise fail(self.path, f"member {name!r} uses unsupported ZIP compression method {info.compress_type}")
+            raise fail(
+                self.path,
+                f"member {name!r} uses unsupported ZIP compression method {info.compress_type}",
+            )
         if len(data) != info.file_size:
-            raise fail(self.path, f"member {name!r} decompressed to {len(data)} bytes, header says {info.file_size}")
+            raise fail(
+                self.path,
+                f"member {name!r} decompressed to {len(data)} bytes, header says {info.file_size}",
+            )
         if zlib.crc32(data) & 0xFFFFFFFF != info.CRC:
             raise fail(self.path, f"member {name!r} is corrupt (CRC-32 mismatch)")
         self._total += len(data)
@@ -134,9 +149,14 @@ class SafeZip:
                         break
                     out += block
                     if len(out) > cap:
-                        raise fail(self.path, f"member {info.filename!r} is larger than its header declares")
+                        raise fail(
+                            self.path,
+                            f"member {info.filename!r} is larger than its header declares",
+                        )
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise fail(self.path, f"member {info.filename!r} is corrupt or truncated: {exc}") from None
+            raise fail(
+                self.path, f"member {info.filename!r} is corrupt or truncated: {exc}"
+            ) from None
         return bytes(out)
 
     def _raw_member(self, info: zipfile.ZipInfo) -> bytes:
@@ -174,7 +194,10 @@ class SafeZip:
                         break
                     out += block
                     if len(out) > cap:
-                        raise fail(self.path, f"member {info.filename!r} is larger than its header declares")
+                        raise fail(
+                            self.path,
+                            f"member {info.filename!r} is larger than its header declares",
+                        )
         except zstandard.ZstdError as exc:
             raise fail(self.path, f"member {info.filename!r}: corrupt zstd data ({exc})") from None
         return bytes(out)

@@ -34,8 +34,14 @@ def select_arm(frame: pd.DataFrame, spec: str | Sequence[str], label: str) -> np
     """
     specs = [spec] if isinstance(spec, str | Path) else list(spec)
     mask = np.zeros(len(frame), dtype=bool)
-    models = frame["model"].astype(str).to_numpy() if "model" in frame.columns else np.array([""] * len(frame))
-    sources = frame["source"].astype(str) if "source" in frame.columns else pd.Series([""] * len(frame))
+    models = (
+        frame["model"].astype(str).to_numpy()
+        if "model" in frame.columns
+        else np.array([""] * len(frame))
+    )
+    sources = (
+        frame["source"].astype(str) if "source" in frame.columns else pd.Series([""] * len(frame))
+    )
     for s in specs:
         s = str(s)
         hit = models == s
@@ -46,8 +52,11 @@ def select_arm(frame: pd.DataFrame, spec: str | Sequence[str], label: str) -> np
         mask |= hit
     if not mask.any():
         have = ", ".join(sorted(set(models.tolist()))[:10])
-        raise ReaderError(f"{label}={spec!r} matches no rows: give a model name (one of: {have}) or the "
-                          "path the rows were read from", column="model")
+        raise ReaderError(
+            f"{label}={spec!r} matches no rows: give a model name (one of: {have}) or the "
+            "path the rows were read from",
+            column="model",
+        )
     return mask
 
 
@@ -93,7 +102,10 @@ def to_contrasts(
     a = select_arm(obs, rl, "rl")
     b = select_arm(obs, baseline, "baseline")
     if (a & b).any():
-        raise ReaderError("some rows match both rl= and baseline=; make the two selections disjoint", column="model")
+        raise ReaderError(
+            "some rows match both rl= and baseline=; make the two selections disjoint",
+            column="model",
+        )
     keys = [k for k in (keys or _KEYS) if k in obs.columns]
     if "benchmark" not in keys:
         raise ReaderError("observations need a 'benchmark' column", column="benchmark")
@@ -105,9 +117,16 @@ def to_contrasts(
         dup = part.duplicated(keys, keep=False)
         if dup.any():
             first = part.loc[dup, keys].iloc[0].to_dict()
-            raise ReaderError(f"the {arm} arm has {int(dup.sum())} rows for one contrast {first}: select one "
-                              "model/run per arm (or add a key column)", column="model")
-        keep = [c for c in ("score", "se", "sd", "n", "model", "source", "source_row") if c in part.columns]
+            raise ReaderError(
+                f"the {arm} arm has {int(dup.sum())} rows for one contrast {first}: select one "
+                "model/run per arm (or add a key column)",
+                column="model",
+            )
+        keep = [
+            c
+            for c in ("score", "se", "sd", "n", "model", "source", "source_row")
+            if c in part.columns
+        ]
         extra = [c for c in _PASS if c in part.columns]
         part = part[keys + keep + extra].rename(columns={c: f"{arm}_{c}" for c in keep + extra})
         arms.append(part)
@@ -116,20 +135,35 @@ def to_contrasts(
     drops = []
     for _, row in wide[lonely].iterrows():
         side = "rl" if row["_merge"] == "left_only" else "baseline"
-        drops.append({"step": "to_contrasts", "source": row.get(f"{side}_source"), "source_row": None,
-                      "row_id": None, "study_id": None, "comparison_id": None,
-                      "benchmark": row["benchmark"], "metric": row.get("metric"),
-                      "reason": f"only the {side} arm has this observation"})
+        drops.append(
+            {
+                "step": "to_contrasts",
+                "source": row.get(f"{side}_source"),
+                "source_row": None,
+                "row_id": None,
+                "study_id": None,
+                "comparison_id": None,
+                "benchmark": row["benchmark"],
+                "metric": row.get("metric"),
+                "reason": f"only the {side} arm has this observation",
+            }
+        )
     wide = wide[~lonely].drop(columns="_merge").reset_index(drop=True)
     if wide.empty:
-        raise ReaderError("no observation is present in both arms (compare benchmark/metric/filter names)")
+        raise ReaderError(
+            "no observation is present in both arms (compare benchmark/metric/filter names)"
+        )
     for col in _PASS:
         if f"rl_{col}" in wide.columns:
             r, bl = wide[f"rl_{col}"], wide.get(f"baseline_{col}")
             wide[col] = r.where(r.notna(), bl) if bl is not None else r
-            wide = wide.drop(columns=[c for c in (f"rl_{col}", f"baseline_{col}") if c in wide.columns])
+            wide = wide.drop(
+                columns=[c for c in (f"rl_{col}", f"baseline_{col}") if c in wide.columns]
+            )
     if "higher_is_better" in wide.columns:
-        wide["higher_is_better"] = wide["higher_is_better"].map(lambda v: True if v is None or v != v else bool(v))
+        wide["higher_is_better"] = wide["higher_is_better"].map(
+            lambda v: True if v is None or v != v else bool(v)
+        )
     if "rl_n" in wide.columns:
         wide["n_items"] = wide["rl_n"].where(wide["rl_n"] == wide.get("baseline_n"), np.nan)
     for k in keys:
@@ -139,7 +173,9 @@ def to_contrasts(
     wide.insert(1, "comparison_id", sid)
     if "rl_source" in wide.columns:
         wide["source"] = wide["rl_source"]
-    wide = wide.drop(columns=[c for c in ("rl_source_row", "baseline_source_row") if c in wide.columns])
+    wide = wide.drop(
+        columns=[c for c in ("rl_source_row", "baseline_source_row") if c in wide.columns]
+    )
     out = validate_wide(wide)
     return extend_drop_log(out, obs, drops)
 
@@ -162,24 +198,43 @@ def items_to_observations(items: pd.DataFrame) -> pd.DataFrame:
     (0.75, 0.25, 4)
     """
     group = [c for c in ("model", "benchmark", "metric", "filter") if c in items.columns]
-    carry = [c for c in ("source", "source_sha256", "tool", "tool_version", "task", "n_shot", "higher_is_better",
-                         "split", "perturbation") if c in items.columns and c not in group]
+    carry = [
+        c
+        for c in (
+            "source",
+            "source_sha256",
+            "tool",
+            "tool_version",
+            "task",
+            "n_shot",
+            "higher_is_better",
+            "split",
+            "perturbation",
+        )
+        if c in items.columns and c not in group
+    ]
     work = items[group + ["item_id", "score"] + carry].copy()
     for c in group:
         work[c] = work[c].astype(object).where(work[c].notna(), "")
     per_item = work.groupby(group + ["item_id"], sort=False, observed=True).agg(
         score=("score", "mean"), **{c: (c, "first") for c in carry}
     )
-    binary = work.groupby(group, sort=False, observed=True)["score"].agg(lambda s: bool(np.isin(s, (0.0, 1.0)).all()))
+    binary = work.groupby(group, sort=False, observed=True)["score"].agg(
+        lambda s: bool(np.isin(s, (0.0, 1.0)).all())
+    )
     g = per_item.groupby(level=group, sort=False, observed=True)
-    out = pd.DataFrame({"score": g["score"].mean(), "sd": g["score"].std(ddof=1), "n": g.size().astype(float)})
+    out = pd.DataFrame(
+        {"score": g["score"].mean(), "sd": g["score"].std(ddof=1), "n": g.size().astype(float)}
+    )
     for c in carry:
         out[c] = g[c].first()
     out = out.reset_index()
     out["se"] = out["sd"] / np.sqrt(out["n"])
     out["se_method"] = "clt from items (ddof 1)"
-    out["score_scale"] = [("proportion" if binary.loc[tuple(k) if len(group) > 1 else k[0]] else None)
-                          for k in out[group].itertuples(index=False)]
+    out["score_scale"] = [
+        ("proportion" if binary.loc[tuple(k) if len(group) > 1 else k[0]] else None)
+        for k in out[group].itertuples(index=False)
+    ]
     for c in group:
         out[c] = out[c].replace("", None)
     out.loc[out["n"] < 2, "se"] = np.nan

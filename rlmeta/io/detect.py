@@ -20,8 +20,15 @@ __all__ = ["detect_format", "FORMATS", "HARNESS_FORMATS", "json_kind"]
 
 #: Harness formats (aggregate or per-item) recognised by :func:`detect_format`.
 HARNESS_FORMATS = (
-    "lm_eval", "lm_eval_samples", "inspect", "helm", "lighteval", "lighteval_details",
-    "eee", "eee_instances", "simple_evals",
+    "lm_eval",
+    "lm_eval_samples",
+    "inspect",
+    "helm",
+    "lighteval",
+    "lighteval_details",
+    "eee",
+    "eee_instances",
+    "simple_evals",
 )
 #: Every format name :func:`detect_format` can return (plus ``"directory"``).
 FORMATS = ("csv", "tsv", "excel", "parquet", "json", "jsonl") + HARNESS_FORMATS + ("directory",)
@@ -102,7 +109,7 @@ def detect_format(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> str:
 
         try:
             names = pq.ParquetFile(p).schema_arrow.names
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
+        except Exception as exc:
             raise fail(p, f"not a readable Parquet file: {exc}") from None
         return "lighteval_details" if lighteval.is_details_schema(names) else "parquet"
     if suffix in (".jsonl", ".ndjson"):
@@ -127,12 +134,20 @@ def detect_format(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> str:
         kind = json_kind(data)
         if kind is not None:
             return kind
-        if isinstance(data, list) or (isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values())):
+        if isinstance(data, list) or (
+            isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values())
+        ):
             return "json"
         keys = ", ".join(list(data)[:10]) if isinstance(data, dict) else type(data).__name__
-        raise fail(p, "unknown JSON layout: not lm-eval results (results + versions/n-shot), an Inspect log "
-                      "(version + eval), lighteval (config_general + results), Every Eval Ever "
-                      "(schema_version + evaluation_results), simple-evals (flat numbers with score) or a "
-                      f"table (list of rows); top-level keys: {keys}")
-    raise fail(p, f"unknown file type {suffix or '(no extension)'!r}; pass format=... explicitly "
-                  f"(one of {', '.join(FORMATS[:-1])})")
+        raise fail(
+            p,
+            "unknown JSON layout: not lm-eval results (results + versions/n-shot), an Inspect log "
+            "(version + eval), lighteval (config_general + results), Every Eval Ever "
+            "(schema_version + evaluation_results), simple-evals (flat numbers with score) or a "
+            f"table (list of rows); top-level keys: {keys}",
+        )
+    raise fail(
+        p,
+        f"unknown file type {suffix or '(no extension)'!r}; pass format=... explicitly "
+        f"(one of {', '.join(FORMATS[:-1])})",
+    )

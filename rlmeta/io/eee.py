@@ -23,20 +23,45 @@ from typing import Any
 import pandas as pd
 
 from .._atomic import atomic_path
-from ._common import DEFAULT_LIMITS, Limits, add_provenance, as_path, fail, iter_json_lines, load_json, sha256_file
+from ._common import (
+    DEFAULT_LIMITS,
+    Limits,
+    add_provenance,
+    as_path,
+    fail,
+    iter_json_lines,
+    load_json,
+    sha256_file,
+)
 
-__all__ = ["looks_like_aggregate", "looks_like_instance", "read_aggregate", "read_instances",
-           "write_aggregate", "write_instances", "SCHEMA_VERSION"]
+__all__ = [
+    "looks_like_aggregate",
+    "looks_like_instance",
+    "read_aggregate",
+    "read_instances",
+    "write_aggregate",
+    "write_instances",
+    "SCHEMA_VERSION",
+]
 
 SCHEMA_VERSION = "0.3.0"
 
 
 def looks_like_aggregate(obj: Any) -> bool:
-    return isinstance(obj, dict) and "schema_version" in obj and isinstance(obj.get("evaluation_results"), list)
+    return (
+        isinstance(obj, dict)
+        and "schema_version" in obj
+        and isinstance(obj.get("evaluation_results"), list)
+    )
 
 
 def looks_like_instance(rec: Any) -> bool:
-    return isinstance(rec, dict) and "evaluation_id" in rec and "sample_id" in rec and "evaluation" in rec
+    return (
+        isinstance(rec, dict)
+        and "evaluation_id" in rec
+        and "sample_id" in rec
+        and "evaluation" in rec
+    )
 
 
 def _scale(mc: dict) -> str | None:
@@ -51,12 +76,17 @@ def _scale(mc: dict) -> str | None:
     return None
 
 
-def read_aggregate(path: Any, *, data: dict | None = None, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+def read_aggregate(
+    path: Any, *, data: dict | None = None, limits: Limits = DEFAULT_LIMITS
+) -> pd.DataFrame:
     """One row per evaluation result."""
     if data is None:
         data = load_json(path, limits=limits)
     if not looks_like_aggregate(data):
-        raise fail(path, "not an Every Eval Ever aggregate: expected 'schema_version' and 'evaluation_results'")
+        raise fail(
+            path,
+            "not an Every Eval Ever aggregate: expected 'schema_version' and 'evaluation_results'",
+        )
     mi = data.get("model_info") or {}
     lib = data.get("eval_library") or {}
     rows = []
@@ -67,39 +97,52 @@ def read_aggregate(path: Any, *, data: dict | None = None, limits: Limits = DEFA
         sd = res.get("score_details") or {}
         score = sd.get("score")
         if not isinstance(score, int | float) or isinstance(score, bool):
-            raise fail(path, f"{where}: expected a number in score_details.score, got {score!r}",
-                       column=f"{where}.score_details.score")
+            raise fail(
+                path,
+                f"{where}: expected a number in score_details.score, got {score!r}",
+                column=f"{where}.score_details.score",
+            )
         mc = res.get("metric_config") or {}
         unc = sd.get("uncertainty") or {}
         se = (unc.get("standard_error") or {}).get("value")
         ci = unc.get("confidence_interval") or {}
         lib_ = res.get("source_data") or {}
         lower = mc.get("lower_is_better")
-        rows.append({
-            "model": mi.get("id") or mi.get("name"),
-            "benchmark": res.get("evaluation_name") or lib_.get("dataset_name"),
-            "metric": mc.get("metric_id") or mc.get("metric_name") or "score",
-            "filter": None, "score": float(score),
-            "se": float(se) if isinstance(se, int | float) and se > 0 else None,
-            "sd": unc.get("standard_deviation"),
-            "n": unc.get("num_samples"),
-            "ci_low": ci.get("lower"), "ci_high": ci.get("upper"),
-            "higher_is_better": (not lower) if isinstance(lower, bool) else None,
-            "score_scale": _scale(mc),
-            "se_method": (unc.get("standard_error") or {}).get("method") if se else None,
-            "task": res.get("evaluation_result_id") or res.get("evaluation_name"),
-            "source_location": where,
-            "eval_library": lib.get("name"),
-            "eval_library_version": lib.get("version"),
-        })
+        rows.append(
+            {
+                "model": mi.get("id") or mi.get("name"),
+                "benchmark": res.get("evaluation_name") or lib_.get("dataset_name"),
+                "metric": mc.get("metric_id") or mc.get("metric_name") or "score",
+                "filter": None,
+                "score": float(score),
+                "se": float(se) if isinstance(se, int | float) and se > 0 else None,
+                "sd": unc.get("standard_deviation"),
+                "n": unc.get("num_samples"),
+                "ci_low": ci.get("lower"),
+                "ci_high": ci.get("upper"),
+                "higher_is_better": (not lower) if isinstance(lower, bool) else None,
+                "score_scale": _scale(mc),
+                "se_method": (unc.get("standard_error") or {}).get("method") if se else None,
+                "task": res.get("evaluation_result_id") or res.get("evaluation_name"),
+                "source_location": where,
+                "eval_library": lib.get("name"),
+                "eval_library_version": lib.get("version"),
+            }
+        )
     if not rows:
         raise fail(path, "evaluation_results is empty")
     frame = pd.DataFrame(rows)
     for col in ("sd", "n", "ci_low", "ci_high", "se"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-    add_provenance(frame, source=str(path), source_sha256=sha256_file(path), tool="eee",
-                   tool_version=str(data.get("schema_version")), n_shot=None,
-                   evaluation_id=data.get("evaluation_id"))
+    add_provenance(
+        frame,
+        source=str(path),
+        source_sha256=sha256_file(path),
+        tool="eee",
+        tool_version=str(data.get("schema_version")),
+        n_shot=None,
+        evaluation_id=data.get("evaluation_id"),
+    )
     return frame
 
 
@@ -108,34 +151,59 @@ def read_instances(path: Any, *, cluster: str | None = None) -> pd.DataFrame:
     rows = []
     for lineno, rec in iter_json_lines(path):
         if not looks_like_instance(rec):
-            raise fail(path, f"line {lineno}: expected an instance record with evaluation_id, sample_id and "
-                             "evaluation", row=lineno)
+            raise fail(
+                path,
+                f"line {lineno}: expected an instance record with evaluation_id, sample_id and "
+                "evaluation",
+                row=lineno,
+            )
         ev = rec.get("evaluation") or {}
         score = ev.get("score")
         if not isinstance(score, int | float) or isinstance(score, bool):
             if isinstance(ev.get("is_correct"), bool):
                 score = float(ev["is_correct"])
             else:
-                raise fail(path, f"line {lineno}: expected a number in evaluation.score, got {score!r}",
-                           row=lineno, column="evaluation.score")
+                raise fail(
+                    path,
+                    f"line {lineno}: expected a number in evaluation.score, got {score!r}",
+                    row=lineno,
+                    column="evaluation.score",
+                )
         row = {
-            "model": rec.get("model_id"), "benchmark": rec.get("evaluation_name"),
-            "item_id": str(rec["sample_id"]), "score": float(score), "sample_idx": 0,
-            "metric": rec.get("evaluation_result_id") or "score", "sample_hash": rec.get("sample_hash"),
-            "source_row": lineno, "evaluation_id": rec.get("evaluation_id"),
+            "model": rec.get("model_id"),
+            "benchmark": rec.get("evaluation_name"),
+            "item_id": str(rec["sample_id"]),
+            "score": float(score),
+            "sample_idx": 0,
+            "metric": rec.get("evaluation_result_id") or "score",
+            "sample_hash": rec.get("sample_hash"),
+            "source_row": lineno,
+            "evaluation_id": rec.get("evaluation_id"),
         }
         if cluster is not None:
             md = rec.get("metadata") or {}
             if cluster not in md:
-                raise fail(path, f"line {lineno}: metadata has no key {cluster!r} to use as cluster",
-                           row=lineno, column=f"metadata.{cluster}")
+                raise fail(
+                    path,
+                    f"line {lineno}: metadata has no key {cluster!r} to use as cluster",
+                    row=lineno,
+                    column=f"metadata.{cluster}",
+                )
             row["cluster"] = str(md[cluster])
         rows.append(row)
     if not rows:
         raise fail(path, "no instance records")
     frame = pd.DataFrame(rows)
-    add_provenance(frame, source=str(path), source_sha256=sha256_file(path), tool="eee",
-                   tool_version=None, task=None, filter=None, n_shot=None)
+    add_provenance(
+        frame,
+        source=str(path),
+        source_sha256=sha256_file(path),
+        tool="eee",
+        tool_version=None,
+        task=None,
+        filter=None,
+        n_shot=None,
+    )
     return frame
 
 
@@ -150,7 +218,7 @@ def _num(v: Any) -> float | None:
 
 def _aggregate_doc(obs: pd.DataFrame, model: str, timestamp: str) -> dict:
     results = []
-    for i, (_, r) in enumerate(obs.iterrows()):
+    for _, r in obs.iterrows():
         metric = str(r.get("metric", "score"))
         bench = str(r["benchmark"])
         flt = r.get("filter")
@@ -160,8 +228,12 @@ def _aggregate_doc(obs: pd.DataFrame, model: str, timestamp: str) -> dict:
         mc: dict[str, Any] = {"metric_id": metric, "metric_name": metric, "lower_is_better": lower}
         scale = r.get("score_scale")
         if scale in ("proportion", "percent"):
-            mc.update(metric_unit=scale, score_type="continuous", min_score=0.0,
-                      max_score=1.0 if scale == "proportion" else 100.0)
+            mc.update(
+                metric_unit=scale,
+                score_type="continuous",
+                min_score=0.0,
+                max_score=1.0 if scale == "proportion" else 100.0,
+            )
         details: dict[str, Any] = {"score": float(r["score"])}
         unc: dict[str, Any] = {}
         se = _num(r.get("se"))
@@ -175,25 +247,38 @@ def _aggregate_doc(obs: pd.DataFrame, model: str, timestamp: str) -> dict:
             unc["num_samples"] = int(n)
         if unc:
             details["uncertainty"] = unc
-        results.append({
-            "evaluation_result_id": rid,
-            "evaluation_name": bench,
-            "source_data": {"dataset_name": bench, "source_type": "other"},
-            "metric_config": mc,
-            "score_details": details,
-        })
+        results.append(
+            {
+                "evaluation_result_id": rid,
+                "evaluation_name": bench,
+                "source_data": {"dataset_name": bench, "source_type": "other"},
+                "metric_config": mc,
+                "score_details": details,
+            }
+        )
     tools = obs["tool"].dropna().astype(str).unique() if "tool" in obs.columns else []
-    versions = obs["tool_version"].dropna().astype(str).unique() if "tool_version" in obs.columns else []
+    versions = (
+        obs["tool_version"].dropna().astype(str).unique() if "tool_version" in obs.columns else []
+    )
     return {
         "schema_version": SCHEMA_VERSION,
         "evaluation_id": f"rlmeta/{model.replace('/', '_')}/{timestamp}",
         "retrieved_timestamp": timestamp,
-        "source_metadata": {"source_name": "rlmeta export", "source_type": "evaluation_run",
-                            "source_organization_name": "unknown", "evaluator_relationship": "other"},
-        "eval_library": {"name": tools[0] if len(tools) == 1 else "unknown",
-                         "version": versions[0] if len(versions) == 1 else "unknown"},
-        "model_info": {"name": model.split("/")[-1], "id": model,
-                       "additional_details": {"deployment_type": "unknown", "model_availability": "unknown"}},
+        "source_metadata": {
+            "source_name": "rlmeta export",
+            "source_type": "evaluation_run",
+            "source_organization_name": "unknown",
+            "evaluator_relationship": "other",
+        },
+        "eval_library": {
+            "name": tools[0] if len(tools) == 1 else "unknown",
+            "version": versions[0] if len(versions) == 1 else "unknown",
+        },
+        "model_info": {
+            "name": model.split("/")[-1],
+            "id": model,
+            "additional_details": {"deployment_type": "unknown", "model_availability": "unknown"},
+        },
         "evaluation_results": results,
     }
 
@@ -206,7 +291,11 @@ def write_aggregate(obs: pd.DataFrame, path: Any, *, timestamp: str | None = Non
     """
     for col in ("model", "benchmark", "score"):
         if col not in obs.columns:
-            raise fail(None, f"EEE export needs a '{col}' column (an observations table from rm.read)", column=col)
+            raise fail(
+                None,
+                f"EEE export needs a '{col}' column (an observations table from rm.read)",
+                column=col,
+            )
     ts = timestamp or f"{time.time():.0f}"
     models = [str(m) for m in obs["model"].dropna().unique()]
     target = as_path(path)

@@ -29,15 +29,25 @@ __all__ = ["read_run", "read_run_items", "is_run_dir"]
 
 _BOOKKEEPING_PREFIX = ("num_", "finish_reason_", "training_")
 _BOOKKEEPING = {"inference_runtime", "batch_size", "prompt_truncated", "max_prob", "logprob"}
-_PROPORTION = {"exact_match", "quasi_exact_match", "prefix_exact_match", "quasi_prefix_exact_match",
-               "exact_match@5", "quasi_exact_match@5", "prefix_exact_match@5", "quasi_prefix_exact_match@5"}
+_PROPORTION = {
+    "exact_match",
+    "quasi_exact_match",
+    "prefix_exact_match",
+    "quasi_prefix_exact_match",
+    "exact_match@5",
+    "quasi_exact_match@5",
+    "prefix_exact_match@5",
+    "quasi_prefix_exact_match@5",
+}
 
 
 def is_run_dir(path: Any) -> bool:
     """A folder with ``run_spec.json`` and (per-instance) stats."""
     p = as_path(path)
-    return p.is_dir() and (p / "run_spec.json").is_file() and (
-        (p / "per_instance_stats.json").is_file() or (p / "stats.json").is_file()
+    return (
+        p.is_dir()
+        and (p / "run_spec.json").is_file()
+        and ((p / "per_instance_stats.json").is_file() or (p / "stats.json").is_file())
     )
 
 
@@ -50,7 +60,11 @@ def _keep(name: str, metrics: Sequence[str] | None) -> bool:
 def _run_meta(p: Any, limits: Limits) -> dict:
     spec = load_json(p / "run_spec.json", limits=limits)
     if not isinstance(spec, dict) or "adapter_spec" not in spec:
-        raise fail(p / "run_spec.json", "expected a HELM run spec with 'adapter_spec'", column="adapter_spec")
+        raise fail(
+            p / "run_spec.json",
+            "expected a HELM run spec with 'adapter_spec'",
+            column="adapter_spec",
+        )
     ad = spec["adapter_spec"]
     name = str(spec.get("name", p.name))
     # The benchmark is the run name without the model part, e.g. "mmlu:subject=philosophy,method=...".
@@ -85,34 +99,62 @@ def read_run_items(
     rows = []
     for i, entry in enumerate(data):
         if not isinstance(entry, dict) or "instance_id" not in entry:
-            raise fail(src, f"entry {i}: expected an object with 'instance_id'", column="instance_id")
-        pert = (entry.get("perturbation") or {}).get("name") if isinstance(entry.get("perturbation"), dict) else None
+            raise fail(
+                src, f"entry {i}: expected an object with 'instance_id'", column="instance_id"
+            )
+        pert = (
+            (entry.get("perturbation") or {}).get("name")
+            if isinstance(entry.get("perturbation"), dict)
+            else None
+        )
         if pert != perturbation:
             continue
         for st in entry.get("stats") or []:
             nm = st.get("name") or {}
-            if nm.get("split") != split or nm.get("perturbation") or not _keep(nm.get("name", ""), metrics):
+            if (
+                nm.get("split") != split
+                or nm.get("perturbation")
+                or not _keep(nm.get("name", ""), metrics)
+            ):
                 continue
             count = st.get("count") or 0
             if count == 0:
                 continue
             value = st.get("mean", st.get("sum", 0) / count)
-            rows.append({
-                "item_id": str(entry["instance_id"]), "sample_idx": int(entry.get("train_trial_index", 0)),
-                "metric": nm["name"], "score": float(value),
-                "source_location": f"[{i}].stats.{nm['name']}",
-            })
+            rows.append(
+                {
+                    "item_id": str(entry["instance_id"]),
+                    "sample_idx": int(entry.get("train_trial_index", 0)),
+                    "metric": nm["name"],
+                    "score": float(value),
+                    "source_location": f"[{i}].stats.{nm['name']}",
+                }
+            )
     if not rows:
-        raise fail(src, f"no per-instance stats for split {split!r}"
-                        + (f" and perturbation {perturbation!r}" if perturbation else " without perturbation"))
+        raise fail(
+            src,
+            f"no per-instance stats for split {split!r}"
+            + (f" and perturbation {perturbation!r}" if perturbation else " without perturbation"),
+        )
     frame = pd.DataFrame(rows)
     frame.insert(0, "model", meta["model"])
     frame.insert(1, "benchmark", meta["benchmark"])
     frame["split"] = split
     frame["perturbation"] = perturbation
-    frame["higher_is_better"] = frame["metric"].map(lambda m: True if m in _PROPORTION else None).astype(object)
-    add_provenance(frame, source=str(src), source_sha256=sha256_file(src), tool="helm", tool_version=None,
-                   task=meta["task"], filter=None, n_shot=meta["n_shot"], temperature=meta["temperature"])
+    frame["higher_is_better"] = (
+        frame["metric"].map(lambda m: True if m in _PROPORTION else None).astype(object)
+    )
+    add_provenance(
+        frame,
+        source=str(src),
+        source_sha256=sha256_file(src),
+        tool="helm",
+        tool_version=None,
+        task=meta["task"],
+        filter=None,
+        n_shot=meta["n_shot"],
+        temperature=meta["temperature"],
+    )
     return frame
 
 
@@ -127,10 +169,14 @@ def read_run(
     """Aggregate scores of one run folder: from per-instance stats (with CLT SE) or stats.json (no SE)."""
     p = as_path(path)
     if (p / "per_instance_stats.json").is_file():
-        items = read_run_items(p, split=split, perturbation=perturbation, metrics=metrics, limits=limits)
+        items = read_run_items(
+            p, split=split, perturbation=perturbation, metrics=metrics, limits=limits
+        )
         per_item = items.groupby(["metric", "item_id"], observed=True)["score"].mean()
         g = per_item.groupby(level="metric", observed=True)
-        out = pd.DataFrame({"score": g.mean(), "sd": g.std(ddof=1), "n": g.size().astype(float)}).reset_index()
+        out = pd.DataFrame(
+            {"score": g.mean(), "sd": g.std(ddof=1), "n": g.size().astype(float)}
+        ).reset_index()
         out["se"] = out["sd"] / np.sqrt(out["n"])
         out["se_method"] = "clt (per-instance, ddof 1)"
         source = str(p / "per_instance_stats.json")
@@ -139,13 +185,21 @@ def read_run(
         rows = []
         for st in meta_only:
             nm = st.get("name") or {}
-            if nm.get("split") != split or nm.get("perturbation") or not _keep(nm.get("name", ""), metrics):
+            if (
+                nm.get("split") != split
+                or nm.get("perturbation")
+                or not _keep(nm.get("name", ""), metrics)
+            ):
                 continue
             if not st.get("count"):
                 continue
             rows.append({"metric": nm["name"], "score": float(st["mean"])})
-        n_inst = [s for s in meta_only if (s.get("name") or {}).get("name") == "num_instances"
-                  and (s.get("name") or {}).get("split") == split]
+        n_inst = [
+            s
+            for s in meta_only
+            if (s.get("name") or {}).get("name") == "num_instances"
+            and (s.get("name") or {}).get("split") == split
+        ]
         out = pd.DataFrame(rows)
         out["n"] = float(n_inst[0]["mean"]) if n_inst else np.nan
         out["se"] = np.nan
@@ -158,10 +212,20 @@ def read_run(
     out.insert(0, "model", meta["model"])
     out.insert(1, "benchmark", meta["benchmark"])
     out["filter"] = None
-    out["higher_is_better"] = out["metric"].map(lambda m: True if m in _PROPORTION else None).astype(object)
+    out["higher_is_better"] = (
+        out["metric"].map(lambda m: True if m in _PROPORTION else None).astype(object)
+    )
     out["score_scale"] = out["metric"].map(lambda m: "proportion" if m in _PROPORTION else None)
     out["split"] = split
     out["perturbation"] = perturbation
-    add_provenance(out, source=source, source_sha256=sha256_file(source), tool="helm", tool_version=None,
-                   task=meta["task"], n_shot=meta["n_shot"], temperature=meta["temperature"])
+    add_provenance(
+        out,
+        source=source,
+        source_sha256=sha256_file(source),
+        tool="helm",
+        tool_version=None,
+        task=meta["task"],
+        n_shot=meta["n_shot"],
+        temperature=meta["temperature"],
+    )
     return out

@@ -29,14 +29,22 @@ __all__ = ["read_log", "read_log_items", "looks_like_log", "value_to_float"]
 _VALUE_MAP = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
 _TRUE = {"yes", "true"}
 _FALSE = {"no", "false"}
-_SE_METRICS = {"stderr": "reported (inspect stderr)", "bootstrap_stderr": "reported (inspect bootstrap)"}
+_SE_METRICS = {
+    "stderr": "reported (inspect stderr)",
+    "bootstrap_stderr": "reported (inspect bootstrap)",
+}
 _MEAN_METRICS = {"accuracy", "mean"}
 _SAMPLE_MEMBER = re.compile(r"^samples/(?P<id>.+)_epoch_(?P<epoch>\d+)\.json$")
 
 
 def looks_like_log(obj: Any) -> bool:
     """An EvalLog document: ``version`` and an ``eval`` spec."""
-    return isinstance(obj, dict) and "eval" in obj and isinstance(obj.get("eval"), dict) and "version" in obj
+    return (
+        isinstance(obj, dict)
+        and "eval" in obj
+        and isinstance(obj.get("eval"), dict)
+        and "version" in obj
+    )
 
 
 def value_to_float(value: Any) -> float | None:
@@ -78,7 +86,10 @@ class _Log:
             elif "_journal/start.json" in self.zip:
                 self.header = self._member("_journal/start.json")  # a log still running
             else:
-                raise fail(self.path, "ZIP archive without header.json or _journal/start.json: not an Inspect log")
+                raise fail(
+                    self.path,
+                    "ZIP archive without header.json or _journal/start.json: not an Inspect log",
+                )
         else:
             self.header = load_json(self.path, limits=limits)
         if not looks_like_log(self.header):
@@ -107,9 +118,13 @@ class _Log:
                 yield f"samples[{i - 1}]", s
             return
         names = self.zip.names()
-        summary_names = ["summaries.json"] if "summaries.json" in names else sorted(
-            (n for n in names if n.startswith("_journal/summaries/")),
-            key=lambda n: int(re.sub(r"\D", "", n) or 0),
+        summary_names = (
+            ["summaries.json"]
+            if "summaries.json" in names
+            else sorted(
+                (n for n in names if n.startswith("_journal/summaries/")),
+                key=lambda n: int(re.sub(r"\D", "", n) or 0),
+            )
         )
         have_meta = False
         if summary_names and not need_metadata:
@@ -136,8 +151,9 @@ def _meta(log: _Log) -> dict:
         "task": ev.get("task_registry_name") or ev.get("task"),
         "tool_version": packages.get("inspect_ai"),
         "status": log.header.get("status"),
-        "temperature": (ev.get("model_generate_config") or {}).get("temperature",
-                        (log.header.get("plan") or {}).get("config", {}).get("temperature")),
+        "temperature": (ev.get("model_generate_config") or {}).get(
+            "temperature", (log.header.get("plan") or {}).get("config", {}).get("temperature")
+        ),
         "epochs": (ev.get("config") or {}).get("epochs"),
     }
 
@@ -149,8 +165,11 @@ def read_log(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
         meta = _meta(log)
         results = log.header.get("results")
         if not isinstance(results, dict) or not results.get("scores"):
-            raise fail(path, f"log has no results.scores (status {meta['status']!r}); nothing to aggregate",
-                       column="results.scores")
+            raise fail(
+                path,
+                f"log has no results.scores (status {meta['status']!r}); nothing to aggregate",
+                column="results.scores",
+            )
         rows = []
         for si, score in enumerate(results["scores"]):
             metrics = score.get("metrics") or {}
@@ -159,7 +178,9 @@ def read_log(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
                 if name in metrics and se is None:
                     se = metrics[name].get("value")
                     params = metrics[name].get("params") or metrics[name].get("options") or {}
-                    se_method = label + (f", clustered by {params['cluster']}" if params.get("cluster") else "")
+                    se_method = label + (
+                        f", clustered by {params['cluster']}" if params.get("cluster") else ""
+                    )
             scorer = score.get("name") or score.get("scorer")
             n = score.get("scored_samples", results.get("completed_samples"))
             for name, m in metrics.items():
@@ -169,23 +190,40 @@ def read_log(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
                 if not isinstance(value, int | float) or isinstance(value, bool):
                     continue
                 is_mean = name in _MEAN_METRICS
-                rows.append({
-                    "model": meta["model"], "benchmark": meta["task"], "metric": f"{scorer}/{name}",
-                    "filter": score.get("reducer"), "score": float(value),
-                    "se": float(se) if is_mean and se is not None and se > 0 else None,
-                    "sd": float(metrics["std"]["value"]) if is_mean and "std" in metrics else None,
-                    "n": float(n) if n is not None else None,
-                    "higher_is_better": True if name == "accuracy" else None,
-                    "score_scale": "proportion" if name == "accuracy" and 0 <= value <= 1 else None,
-                    "se_method": se_method if is_mean and se is not None and se > 0 else None,
-                    "se_flag": "stderr 0.0 in file; not used" if is_mean and se == 0 else None,
-                    "task": meta["task"], "source_location": f"results.scores[{si}].metrics.{name}",
-                })
+                rows.append(
+                    {
+                        "model": meta["model"],
+                        "benchmark": meta["task"],
+                        "metric": f"{scorer}/{name}",
+                        "filter": score.get("reducer"),
+                        "score": float(value),
+                        "se": float(se) if is_mean and se is not None and se > 0 else None,
+                        "sd": float(metrics["std"]["value"])
+                        if is_mean and "std" in metrics
+                        else None,
+                        "n": float(n) if n is not None else None,
+                        "higher_is_better": True if name == "accuracy" else None,
+                        "score_scale": "proportion"
+                        if name == "accuracy" and 0 <= value <= 1
+                        else None,
+                        "se_method": se_method if is_mean and se is not None and se > 0 else None,
+                        "se_flag": "stderr 0.0 in file; not used" if is_mean and se == 0 else None,
+                        "task": meta["task"],
+                        "source_location": f"results.scores[{si}].metrics.{name}",
+                    }
+                )
         if not rows:
             raise fail(path, "log results hold no numeric metrics", column="results.scores")
         frame = pd.DataFrame(rows)
-        add_provenance(frame, source=str(path), source_sha256=sha256_file(path), tool="inspect_ai",
-                       tool_version=meta["tool_version"], n_shot=None, temperature=meta["temperature"])
+        add_provenance(
+            frame,
+            source=str(path),
+            source_sha256=sha256_file(path),
+            tool="inspect_ai",
+            tool_version=meta["tool_version"],
+            n_shot=None,
+            temperature=meta["temperature"],
+        )
         return frame
     finally:
         log.close()
@@ -199,8 +237,13 @@ def _score_rows(scores: dict, base: dict, out: list, drops: list, where: str) ->
             metric = scorer if key is None else f"{scorer}.{key}"
             f = value_to_float(v)
             if f is None:
-                drops.append({"benchmark": base["benchmark"], "metric": metric,
-                              "reason": f"{where}: score value {v!r} is not C/I/P/N, yes/no, true/false or a number"})
+                drops.append(
+                    {
+                        "benchmark": base["benchmark"],
+                        "metric": metric,
+                        "reason": f"{where}: score value {v!r} is not C/I/P/N, yes/no, true/false or a number",
+                    }
+                )
                 continue
             out.append({**base, "metric": metric, "score": f, "score_raw": str(v)})
 
@@ -232,16 +275,30 @@ def read_log_items(
             for where, s in log.epoch_samples(need_metadata=cluster is not None):
                 if not isinstance(s, dict) or "id" not in s:
                     raise fail(path, f"{where}: expected a sample object with an 'id'", column="id")
-                base = {"model": meta["model"], "benchmark": meta["task"], "item_id": str(s["id"]),
-                        "sample_idx": int(s.get("epoch", 1)), "source_location": where, "reducer": None}
+                base = {
+                    "model": meta["model"],
+                    "benchmark": meta["task"],
+                    "item_id": str(s["id"]),
+                    "sample_idx": int(s.get("epoch", 1)),
+                    "source_location": where,
+                    "reducer": None,
+                }
                 if cluster is not None:
                     md = s.get("metadata") or {}
                     if cluster not in md:
-                        raise fail(path, f"{where}: sample metadata has no key {cluster!r} to use as cluster",
-                                   column=f"metadata.{cluster}")
+                        raise fail(
+                            path,
+                            f"{where}: sample metadata has no key {cluster!r} to use as cluster",
+                            column=f"metadata.{cluster}",
+                        )
                     base["cluster"] = str(md[cluster])
                 if s.get("error"):
-                    drops.append({"benchmark": meta["task"], "reason": f"{where}: sample ended in an error; no score"})
+                    drops.append(
+                        {
+                            "benchmark": meta["task"],
+                            "reason": f"{where}: sample ended in an error; no score",
+                        }
+                    )
                     continue
                 _score_rows(s.get("scores"), base, rows, drops, where)
             used = "epochs" if rows else None
@@ -249,22 +306,41 @@ def read_log_items(
                 raise fail(path, "the log stores no per-epoch sample scores (use reduced=True)")
         if not rows:
             if cluster is not None:
-                raise fail(path, "cluster= needs per-sample metadata, but the log only has reductions")
+                raise fail(
+                    path, "cluster= needs per-sample metadata, but the log only has reductions"
+                )
             for ri, red in enumerate(log.reductions() or []):
                 scorer = red.get("scorer")
                 for si, s in enumerate(red.get("samples") or []):
                     where = f"reductions[{ri}].samples[{si}]"
-                    base = {"model": meta["model"], "benchmark": meta["task"], "item_id": str(s.get("sample_id")),
-                            "sample_idx": None, "source_location": where, "reducer": red.get("reducer")}
+                    base = {
+                        "model": meta["model"],
+                        "benchmark": meta["task"],
+                        "item_id": str(s.get("sample_id")),
+                        "sample_idx": None,
+                        "source_location": where,
+                        "reducer": red.get("reducer"),
+                    }
                     _score_rows({scorer: s}, base, rows, drops, where)
             used = "reductions"
         if not rows:
-            raise fail(path, "the log holds no per-sample scores (no samples, summaries or reductions)")
+            raise fail(
+                path, "the log holds no per-sample scores (no samples, summaries or reductions)"
+            )
         frame = pd.DataFrame(rows)
         frame["sample_idx"] = frame["sample_idx"].astype("Int64")
-        add_provenance(frame, source=str(path), source_sha256=sha256_file(path), tool="inspect_ai",
-                       tool_version=meta["tool_version"], task=meta["task"], filter=None, n_shot=None,
-                       item_level=used, temperature=meta["temperature"])
+        add_provenance(
+            frame,
+            source=str(path),
+            source_sha256=sha256_file(path),
+            tool="inspect_ai",
+            tool_version=meta["tool_version"],
+            task=meta["task"],
+            filter=None,
+            n_shot=None,
+            item_level=used,
+            temperature=meta["temperature"],
+        )
         for d in drops:
             d["source"] = str(path)
         frame.attrs["rlmeta_pending_drops"] = drops

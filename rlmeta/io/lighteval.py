@@ -26,20 +26,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import DEFAULT_LIMITS, Limits, add_provenance, as_path, fail, load_json, sha256_file, to_float
+from ._common import (
+    DEFAULT_LIMITS,
+    Limits,
+    add_provenance,
+    as_path,
+    fail,
+    load_json,
+    sha256_file,
+    to_float,
+)
 
 __all__ = ["read_results", "read_details", "looks_like_results", "is_details_schema"]
 
-_MEAN_METRICS = {"acc", "acc_norm", "em", "qem", "pem", "pqem", "mc1", "mc2", "exact_match",
-                 "quasi_exact_match", "prefix_exact_match", "loglikelihood_acc", "loglikelihood_acc_norm",
-                 "extractive_match"}
+_MEAN_METRICS = {
+    "acc",
+    "acc_norm",
+    "em",
+    "qem",
+    "pem",
+    "pqem",
+    "mc1",
+    "mc2",
+    "exact_match",
+    "quasi_exact_match",
+    "prefix_exact_match",
+    "loglikelihood_acc",
+    "loglikelihood_acc_norm",
+    "extractive_match",
+}
 _PROPORTION = _MEAN_METRICS | {"f1", "mcc"}
 _DETAILS_NAME = re.compile(r"details_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.parquet$")
 
 
 def looks_like_results(obj: Any) -> bool:
     """A lighteval results document: ``config_general`` and ``results``."""
-    return isinstance(obj, dict) and "config_general" in obj and isinstance(obj.get("results"), dict)
+    return (
+        isinstance(obj, dict) and "config_general" in obj and isinstance(obj.get("results"), dict)
+    )
 
 
 def is_details_schema(names: list[str]) -> str | None:
@@ -80,7 +104,9 @@ def _metric_is_mean(task_cfg: dict, metric: str) -> bool | None:
     return None
 
 
-def read_results(path: Any, *, data: dict | None = None, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+def read_results(
+    path: Any, *, data: dict | None = None, limits: Limits = DEFAULT_LIMITS
+) -> pd.DataFrame:
     """Aggregate scores: one row per task x metric (skipping ``all`` and ``_average`` entries)."""
     if data is None:
         data = load_json(path, limits=limits)
@@ -95,8 +121,13 @@ def read_results(path: Any, *, data: dict | None = None, limits: Limits = DEFAUL
     rows, drops = [], []
     for key, block in data["results"].items():
         if key == "all" or ":_average|" in key or key.endswith(":_average"):
-            drops.append({"source": str(path), "benchmark": key,
-                          "reason": f"results.{key}: unweighted average over tasks (its stderr too), not a task"})
+            drops.append(
+                {
+                    "source": str(path),
+                    "benchmark": key,
+                    "reason": f"results.{key}: unweighted average over tasks (its stderr too), not a task",
+                }
+            )
             continue
         if not isinstance(block, dict):
             raise fail(path, f"expected an object of metrics for {key!r}", column=f"results.{key}")
@@ -108,8 +139,14 @@ def read_results(path: Any, *, data: dict | None = None, limits: Limits = DEFAUL
                 continue
             score = to_float(value)
             if score is None or isinstance(value, bool):
-                drops.append({"source": str(path), "benchmark": task, "metric": metric,
-                              "reason": f"results.{key}.{metric}: value {value!r} is not a number"})
+                drops.append(
+                    {
+                        "source": str(path),
+                        "benchmark": task,
+                        "metric": metric,
+                        "reason": f"results.{key}.{metric}: value {value!r} is not a number",
+                    }
+                )
                 continue
             se = to_float(block.get(f"{metric}_stderr"))
             is_mean = _metric_is_mean(tcfg, metric)
@@ -119,22 +156,43 @@ def read_results(path: Any, *, data: dict | None = None, limits: Limits = DEFAUL
             if se is None:
                 flag = "no stderr in file"
             elif not is_mean:
-                flag, se = "lighteval bootstrap stderr of a non-mean metric (too small by about sqrt(B)); not used", None
+                flag, se = (
+                    "lighteval bootstrap stderr of a non-mean metric (too small by about sqrt(B)); not used",
+                    None,
+                )
             elif se == 0:
                 flag, se = "stderr 0.0 in file; not used", None
             base = metric.split(":")[0]
-            rows.append({
-                "model": model, "benchmark": task, "metric": metric, "filter": None, "score": score, "se": se,
-                "n": n, "higher_is_better": None,
-                "score_scale": "proportion" if base in _PROPORTION and 0 <= score <= 1 else None,
-                "se_method": "reported" if se is not None else None, "se_flag": flag,
-                "task": task, "n_shot": fewshot, "source_location": f"results.{key}.{metric}",
-            })
+            rows.append(
+                {
+                    "model": model,
+                    "benchmark": task,
+                    "metric": metric,
+                    "filter": None,
+                    "score": score,
+                    "se": se,
+                    "n": n,
+                    "higher_is_better": None,
+                    "score_scale": "proportion"
+                    if base in _PROPORTION and 0 <= score <= 1
+                    else None,
+                    "se_method": "reported" if se is not None else None,
+                    "se_flag": flag,
+                    "task": task,
+                    "n_shot": fewshot,
+                    "source_location": f"results.{key}.{metric}",
+                }
+            )
     if not rows:
         raise fail(path, "the results file holds no task metrics")
     frame = pd.DataFrame(rows)
-    add_provenance(frame, source=str(path), source_sha256=sha256_file(path), tool=tool,
-                   tool_version=gen.get("lighteval_sha"))
+    add_provenance(
+        frame,
+        source=str(path),
+        source_sha256=sha256_file(path),
+        tool=tool,
+        tool_version=gen.get("lighteval_sha"),
+    )
     if oll:
         frame["normalized"] = False
     frame.attrs["rlmeta_pending_drops"] = drops
@@ -152,12 +210,15 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
     p = as_path(path)
     try:
         pf = pq.ParquetFile(p)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
+    except Exception as exc:
         raise fail(p, f"not a readable Parquet file: {exc}") from None
     schema = is_details_schema(pf.schema_arrow.names)
     if schema is None:
-        raise fail(p, "not a lighteval details file: expected columns doc/model_response/metric "
-                      "or example/predictions/metrics")
+        raise fail(
+            p,
+            "not a lighteval details file: expected columns doc/model_response/metric "
+            "or example/predictions/metrics",
+        )
     m = _DETAILS_NAME.search(p.name)
     task = task or (m.group("task") if m else p.stem)
     task_name, fewshot = _split_task(task)
@@ -169,23 +230,39 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
     metrics = table.column(metric_col).to_pylist()
     if schema == "struct":
         docs = table.column("doc").to_pylist()
-        ids = [d.get("id") if isinstance(d, dict) and d.get("id") not in (None, "") else
-               _text_id(d.get("query") if isinstance(d, dict) else d) for d in docs]
+        ids = [
+            d.get("id")
+            if isinstance(d, dict) and d.get("id") not in (None, "")
+            else _text_id(d.get("query") if isinstance(d, dict) else d)
+            for d in docs
+        ]
     else:
-        ids = [_text_id(x) for x in table.column("example").to_pylist()] if "example" in table.column_names \
+        ids = (
+            [_text_id(x) for x in table.column("example").to_pylist()]
+            if "example" in table.column_names
             else [_text_id(x) for x in table.column("full_prompt").to_pylist()]
+        )
     rows = []
     drops = []
     for i, (iid, mdict) in enumerate(zip(ids, metrics)):
         if isinstance(mdict, list):  # a Parquet map arrives as a list of (key, value) pairs
             mdict = dict(mdict)
         if not isinstance(mdict, dict):
-            raise fail(p, f"row {i + 1}: expected a dict of metric values", row=i + 1, column=metric_col)
+            raise fail(
+                p, f"row {i + 1}: expected a dict of metric values", row=i + 1, column=metric_col
+            )
         for name, v in mdict.items():
             f = to_float(v)
             if f is None or v is None:
-                drops.append({"source": str(p), "source_row": i + 1, "benchmark": task_name, "metric": name,
-                              "reason": f"value {v!r} is not a per-item number"})
+                drops.append(
+                    {
+                        "source": str(p),
+                        "source_row": i + 1,
+                        "benchmark": task_name,
+                        "metric": name,
+                        "reason": f"value {v!r} is not a per-item number",
+                    }
+                )
                 continue
             rows.append((str(iid), name, f, i + 1))
     if not rows:
@@ -195,7 +272,16 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
     frame.insert(1, "benchmark", task_name)
     frame["sample_idx"] = np.int64(0)
     frame["higher_is_better"] = None
-    add_provenance(frame, source=str(p), source_sha256=sha256_file(p), tool="lighteval", tool_version=None,
-                   task=task_name, filter=None, n_shot=fewshot, details_schema=schema)
+    add_provenance(
+        frame,
+        source=str(p),
+        source_sha256=sha256_file(p),
+        tool="lighteval",
+        tool_version=None,
+        task=task_name,
+        filter=None,
+        n_shot=fewshot,
+        details_schema=schema,
+    )
     frame.attrs["rlmeta_pending_drops"] = drops
     return frame

@@ -44,19 +44,55 @@ from ._common import (
     to_float,
 )
 
-__all__ = ["read_results", "read_samples", "looks_like_results", "looks_like_sample", "find_results_for"]
+__all__ = [
+    "read_results",
+    "read_samples",
+    "looks_like_results",
+    "looks_like_sample",
+    "find_results_for",
+]
 
 #: Fields of a per-sample record that are not per-sample metrics.
 SAMPLE_FIELDS = frozenset(
-    {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics",
-     "doc_hash", "prompt_hash", "target_hash"}
+    {
+        "doc_id",
+        "doc",
+        "target",
+        "arguments",
+        "resps",
+        "filtered_resps",
+        "filter",
+        "metrics",
+        "doc_hash",
+        "prompt_hash",
+        "target_hash",
+    }
 )
 _BLOCK_FIELDS = frozenset({"alias", "name", "sample_len", "sample_count", "samples"})
 #: Metrics that lm-eval defines on [0, 1] (so their mean is a proportion).
 PROPORTION_METRICS = frozenset(
-    {"acc", "acc_norm", "acc_mutual_info", "exact_match", "mc1", "mc2", "em", "f1", "micro_f1", "macro_f1",
-     "bleu_acc", "rouge1_acc", "rouge2_acc", "rougeL_acc", "prompt_level_strict_acc",
-     "prompt_level_loose_acc", "inst_level_strict_acc", "inst_level_loose_acc", "pass@1", "brier_score"}
+    {
+        "acc",
+        "acc_norm",
+        "acc_mutual_info",
+        "exact_match",
+        "mc1",
+        "mc2",
+        "em",
+        "f1",
+        "micro_f1",
+        "macro_f1",
+        "bleu_acc",
+        "rouge1_acc",
+        "rouge2_acc",
+        "rougeL_acc",
+        "prompt_level_strict_acc",
+        "prompt_level_loose_acc",
+        "inst_level_strict_acc",
+        "inst_level_loose_acc",
+        "pass@1",
+        "brier_score",
+    }
 )
 _MISSING = object()
 _MODEL_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")
@@ -77,7 +113,11 @@ def looks_like_results(obj: Any) -> bool:
 
 def looks_like_sample(rec: Any) -> bool:
     """A per-sample record (``doc_id`` with ``doc``/``resps``/``doc_hash``)."""
-    return isinstance(rec, dict) and "doc_id" in rec and any(k in rec for k in ("doc", "resps", "doc_hash", "filtered_resps"))
+    return (
+        isinstance(rec, dict)
+        and "doc_id" in rec
+        and any(k in rec for k in ("doc", "resps", "doc_hash", "filtered_resps"))
+    )
 
 
 def _model_from_args(model_args: Any) -> str | None:
@@ -97,7 +137,9 @@ def _model_from_args(model_args: Any) -> str | None:
 def _layout(data: dict, path: Path) -> str:
     if "n-shot" not in data and "configs" not in data:
         return "<=0.3"
-    if any(k in data for k in ("n-samples", "higher_is_better", "model_name", "lm_eval_version")) or _RESULTS_NAME.search(path.name):
+    if any(
+        k in data for k in ("n-samples", "higher_is_better", "model_name", "lm_eval_version")
+    ) or _RESULTS_NAME.search(path.name):
         return ">=0.4.3"
     return "0.4.0-0.4.2"
 
@@ -109,7 +151,11 @@ def results_meta(data: dict, path: Any) -> dict:
     model = data.get("model_name") or _model_from_args(config.get("model_args"))
     model_source = "results.model_name" if data.get("model_name") else "config.model_args"
     if not model:
-        model, model_source = (str(config["model"]), "config.model") if config.get("model") else (p.parent.name, "directory name")
+        model, model_source = (
+            (str(config["model"]), "config.model")
+            if config.get("model")
+            else (p.parent.name, "directory name")
+        )
     tasks = set(data.get("results", {})) | set(data.get("groups", {}) or {})
     oll = bool(tasks) and all(str(t).startswith("leaderboard") for t in tasks)
     m = _RESULTS_NAME.search(p.name)
@@ -149,7 +195,11 @@ def _hib(meta: dict, task: str, metric: str) -> Any:
     cfg = meta["configs"].get(task)
     if isinstance(cfg, dict):
         for spec in cfg.get("metric_list") or []:
-            if isinstance(spec, dict) and spec.get("metric") == metric and isinstance(spec.get("higher_is_better"), bool):
+            if (
+                isinstance(spec, dict)
+                and spec.get("metric") == metric
+                and isinstance(spec.get("higher_is_better"), bool)
+            ):
                 return spec["higher_is_better"]
     return None
 
@@ -162,7 +212,9 @@ def _split_key(key: str) -> tuple[str, str | None]:
     return key, None
 
 
-def read_results(path: Any, *, limits: Limits = DEFAULT_LIMITS, data: dict | None = None) -> tuple[pd.DataFrame, dict]:
+def read_results(
+    path: Any, *, limits: Limits = DEFAULT_LIMITS, data: dict | None = None
+) -> tuple[pd.DataFrame, dict]:
     """Read a results JSON into a long observations table (one row per task x metric x filter).
 
     Returns
@@ -173,8 +225,11 @@ def read_results(path: Any, *, limits: Limits = DEFAULT_LIMITS, data: dict | Non
     if data is None:
         data = load_json(path, limits=limits)
     if not looks_like_results(data):
-        raise fail(path, "not an lm-evaluation-harness results file: expected an object with 'results' and "
-                         "'versions' or 'n-shot'")
+        raise fail(
+            path,
+            "not an lm-evaluation-harness results file: expected an object with 'results' and "
+            "'versions' or 'n-shot'",
+        )
     meta = results_meta(data, path)
     rows: list[dict] = []
     drops: list[dict] = []
@@ -185,13 +240,18 @@ def read_results(path: Any, *, limits: Limits = DEFAULT_LIMITS, data: dict | Non
         blocks[name] = (block, True)  # v0.4.x: group rows also listed under "groups"
     for task, (block, is_group) in blocks.items():
         if not isinstance(block, dict):
-            raise fail(path, f"expected an object of metrics for task {task!r}, got {type(block).__name__}",
-                       column=f"results.{task}")
+            raise fail(
+                path,
+                f"expected an object of metrics for task {task!r}, got {type(block).__name__}",
+                column=f"results.{task}",
+            )
         keys = [k for k in block if k not in _BLOCK_FIELDS]
         stderr_keys = set()
         for key in keys:
             metric, flt = _split_key(key)
-            if metric.endswith("_stderr") and (f"{metric[:-7]},{flt}" in block if flt is not None else metric[:-7] in block):
+            if metric.endswith("_stderr") and (
+                f"{metric[:-7]},{flt}" in block if flt is not None else metric[:-7] in block
+            ):
                 stderr_keys.add(key)
         for key in keys:
             if key in stderr_keys:
@@ -201,8 +261,14 @@ def read_results(path: Any, *, limits: Limits = DEFAULT_LIMITS, data: dict | Non
             score = to_float(value)
             loc = f"results.{task}.{key}"
             if score is None or isinstance(value, bool):
-                drops.append({"source": str(path), "benchmark": task, "metric": metric,
-                              "reason": f"{loc}: value {value!r} is not a number"})
+                drops.append(
+                    {
+                        "source": str(path),
+                        "benchmark": task,
+                        "metric": metric,
+                        "reason": f"{loc}: value {value!r} is not a number",
+                    }
+                )
                 continue
             se_key = f"{metric}_stderr,{flt}" if flt is not None else f"{metric}_stderr"
             se_raw = block.get(se_key)
@@ -224,22 +290,43 @@ def read_results(path: Any, *, limits: Limits = DEFAULT_LIMITS, data: dict | Non
             if n is None and isinstance(block.get("sample_count"), dict):
                 n = to_float(block["sample_count"].get(key))
                 n_from = "sample_count" if n is not None else None
-            rows.append({
-                "model": meta["model"], "benchmark": task, "metric": metric, "filter": flt,
-                "score": score, "se": se, "n": n, "n_source": n_from,
-                "higher_is_better": _hib(meta, task, metric),
-                "score_scale": "proportion" if metric in PROPORTION_METRICS and 0 <= score <= 1 else None,
-                "se_method": "reported" if se is not None else None, "se_flag": flag,
-                "is_group": is_group, "alias": block.get("alias"), "task": task,
-                "n_shot": _n_shot(meta, task), "task_version": meta["versions"].get(task),
-                "source_location": loc,
-            })
+            rows.append(
+                {
+                    "model": meta["model"],
+                    "benchmark": task,
+                    "metric": metric,
+                    "filter": flt,
+                    "score": score,
+                    "se": se,
+                    "n": n,
+                    "n_source": n_from,
+                    "higher_is_better": _hib(meta, task, metric),
+                    "score_scale": "proportion"
+                    if metric in PROPORTION_METRICS and 0 <= score <= 1
+                    else None,
+                    "se_method": "reported" if se is not None else None,
+                    "se_flag": flag,
+                    "is_group": is_group,
+                    "alias": block.get("alias"),
+                    "task": task,
+                    "n_shot": _n_shot(meta, task),
+                    "task_version": meta["versions"].get(task),
+                    "source_location": loc,
+                }
+            )
     if not rows:
         raise fail(path, "the results file holds no numeric metrics")
     frame = pd.DataFrame(rows)
     frame["higher_is_better"] = frame["higher_is_better"].astype(object)
-    add_provenance(frame, source=str(path), source_sha256=sha256_file(path), tool=meta["tool"],
-                   tool_version=meta["tool_version"], layout=meta["layout"], model_source=meta["model_source"])
+    add_provenance(
+        frame,
+        source=str(path),
+        source_sha256=sha256_file(path),
+        tool=meta["tool"],
+        tool_version=meta["tool_version"],
+        layout=meta["layout"],
+        model_source=meta["model_source"],
+    )
     if meta["tool"] == "oll_v2":
         frame["normalized"] = False
     frame.attrs["rlmeta_pending_drops"] = drops
@@ -266,7 +353,7 @@ def find_results_for(samples_path: Any, candidates: list[Path] | None = None) ->
     for c in pool:
         try:
             data = load_json(c)
-        except Exception:  # noqa: BLE001 - a non-JSON neighbour is simply not a candidate
+        except Exception:
             continue
         if not looks_like_results(data):
             continue
@@ -286,7 +373,7 @@ def _task_from_name(p: Path, meta: dict | None) -> str | None:
         if isinstance(args, str):
             prefix = re.sub("/|=", "__", args) + "_"
             if prefix in rest:
-                rest = rest[rest.index(prefix) + len(prefix):]
+                rest = rest[rest.index(prefix) + len(prefix) :]
         # the longest known task that the rest starts with (names may contain '_' and '.')
         for task in sorted(meta["tasks"], key=len, reverse=True):
             if rest == task or rest.startswith(task + "."):
@@ -328,8 +415,11 @@ def read_samples(
     p = as_path(path)
     task = task or _task_from_name(p, meta)
     if task is None:
-        raise fail(p, "cannot tell the task from the file name (expected samples_<task>_<date>.jsonl); "
-                      "pass task=... to read_items")
+        raise fail(
+            p,
+            "cannot tell the task from the file name (expected samples_<task>_<date>.jsonl); "
+            "pass task=... to read_items",
+        )
     if model is None:
         model = meta["model"] if meta else p.parent.name
         model_source = meta["model_source"] if meta else "directory name"
@@ -359,11 +449,20 @@ def read_samples(
     known = SAMPLE_FIELDS
     # Bound methods in locals: this loop runs once per line of files with millions of lines.
     add_item, add_doc, add_filter = item_id.append, doc_ids.append, filters.append
-    add_metric, add_cluster, add_row, add_score = metrics.append, clusters.append, rows.append, scores.append
+    add_metric, add_cluster, add_row, add_score = (
+        metrics.append,
+        clusters.append,
+        rows.append,
+        scores.append,
+    )
     num_types = (float, int, bool)
     for lineno, rec in records:
         if rec.__class__ is not dict:
-            raise fail(p, f"line {lineno}: expected a JSON object per sample, got {type(rec).__name__}", row=lineno)
+            raise fail(
+                p,
+                f"line {lineno}: expected a JSON object per sample, got {type(rec).__name__}",
+                row=lineno,
+            )
         did = rec.get("doc_id", _MISSING)
         if did is _MISSING:
             raise fail(p, f"line {lineno}: sample has no 'doc_id'", row=lineno, column="doc_id")
@@ -371,14 +470,20 @@ def read_samples(
         flt = rec.get("filter")
         names = rec.get("metrics")
         if names.__class__ is not list:
-            names = [k for k, v in rec.items() if k not in known and isinstance(v, int | float | list)]
+            names = [
+                k for k, v in rec.items() if k not in known and isinstance(v, int | float | list)
+            ]
         cl = None
         if cluster is not None:
             doc = rec.get("doc")
             cl = doc.get(cluster) if isinstance(doc, dict) else None
             if cl is None:
-                raise fail(p, f"line {lineno}: doc has no field {cluster!r} to use as cluster",
-                           row=lineno, column=f"doc.{cluster}")
+                raise fail(
+                    p,
+                    f"line {lineno}: doc has no field {cluster!r} to use as cluster",
+                    row=lineno,
+                    column=f"doc.{cluster}",
+                )
         n_records += 1
         if dh is not None:
             iid = dh
@@ -399,29 +504,46 @@ def read_samples(
             add_row(lineno)
     if not array_layout:
         remember_hash(p, hasher.hexdigest())
-    frame = pd.DataFrame({
-        "model": model,
-        "benchmark": task,
-        "item_id": item_id,
-        "score": np.frombuffer(scores, dtype=float) if len(scores) else np.array([], float),
-        "metric": metrics,
-        "filter": filters,
-        "sample_idx": 0,
-        "doc_id": doc_ids,
-        "source_row": np.frombuffer(rows, dtype=np.int64) if len(rows) else np.array([], np.int64),
-    })
+    frame = pd.DataFrame(
+        {
+            "model": model,
+            "benchmark": task,
+            "item_id": item_id,
+            "score": np.frombuffer(scores, dtype=float) if len(scores) else np.array([], float),
+            "metric": metrics,
+            "filter": filters,
+            "sample_idx": 0,
+            "doc_id": doc_ids,
+            "source_row": np.frombuffer(rows, dtype=np.int64)
+            if len(rows)
+            else np.array([], np.int64),
+        }
+    )
     if cluster is not None:
         frame["cluster"] = [str(c) for c in clusters]
     # item_id is the doc_hash (v0.4.3+) or the doc_id; say which, so pairing can fall back to doc_id
-    frame["item_key"] = "doc_hash" if hashed == n_records else ("doc_id" if hashed == 0 else "mixed")
+    frame["item_key"] = (
+        "doc_hash" if hashed == n_records else ("doc_id" if hashed == 0 else "mixed")
+    )
     drops = []
     for name, lines in skipped.items():
         first = lines[0]
-        drops.append({"source": str(p), "source_row": first, "benchmark": task, "metric": name,
-                      "reason": f"{len(lines)} per-sample value(s) of {name!r} are not numbers (a corpus-level "
-                                "metric stores [gold, pred] pairs); not an item score"})
+        drops.append(
+            {
+                "source": str(p),
+                "source_row": first,
+                "benchmark": task,
+                "metric": name,
+                "reason": f"{len(lines)} per-sample value(s) of {name!r} are not numbers (a corpus-level "
+                "metric stores [gold, pred] pairs); not an item score",
+            }
+        )
     if frame.empty:
-        raise fail(p, "no per-sample numeric scores found" + (f" (skipped: {', '.join(skipped)})" if skipped else ""))
+        raise fail(
+            p,
+            "no per-sample numeric scores found"
+            + (f" (skipped: {', '.join(skipped)})" if skipped else ""),
+        )
     hib = {m: _hib(meta, task, m) for m in set(metrics)} if meta else {}
     frame["higher_is_better"] = frame["metric"].map(hib).astype(object) if hib else None
     add_provenance(

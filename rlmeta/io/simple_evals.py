@@ -27,7 +27,9 @@ from ._common import DEFAULT_LIMITS, Limits, add_provenance, as_path, fail, load
 
 __all__ = ["looks_like_metrics", "looks_like_allresults", "read_metrics"]
 
-_NAME = re.compile(r"^(?P<eval>[^_]+)_(?P<model>.+?)_(?P<ts>\d{8}_\d{6})(?:_DEBUG)?(?:_allresults)?$")
+_NAME = re.compile(
+    r"^(?P<eval>[^_]+)_(?P<model>.+?)_(?P<ts>\d{8}_\d{6})(?:_DEBUG)?(?:_allresults)?$"
+)
 
 
 def _is_num(v: Any) -> bool:
@@ -36,7 +38,12 @@ def _is_num(v: Any) -> bool:
 
 def looks_like_metrics(obj: Any) -> bool:
     """A flat object of numbers with ``score``."""
-    return isinstance(obj, dict) and _is_num(obj.get("score")) and bool(obj) and all(_is_num(v) for v in obj.values())
+    return (
+        isinstance(obj, dict)
+        and _is_num(obj.get("score"))
+        and bool(obj)
+        and all(_is_num(v) for v in obj.values())
+    )
 
 
 def looks_like_allresults(obj: Any) -> bool:
@@ -48,7 +55,9 @@ def _parse_name(stem: str) -> tuple[str | None, str | None]:
     return (m.group("eval"), m.group("model")) if m else (None, None)
 
 
-def read_metrics(path: Any, *, data: dict | None = None, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+def read_metrics(
+    path: Any, *, data: dict | None = None, limits: Limits = DEFAULT_LIMITS
+) -> pd.DataFrame:
     """One row per metric of a simple-evals metrics (or ``_allresults``) file."""
     p = as_path(path)
     if data is None:
@@ -60,14 +69,16 @@ def read_metrics(path: Any, *, data: dict | None = None, limits: Limits = DEFAUL
         flat.setdefault("score", data["score"])
         data = flat
     elif not looks_like_metrics(data):
-        raise fail(p, "not a simple-evals metrics file: expected a flat object of numbers with 'score'")
+        raise fail(
+            p, "not a simple-evals metrics file: expected a flat object of numbers with 'score'"
+        )
     else:
         sib = p.with_name(p.stem + "_allresults.json")
         if sib.is_file():
             try:
                 other = load_json(sib, limits=limits)
                 n_convos = len(other.get("convos") or []) or None
-            except Exception:  # noqa: BLE001 - the sibling is optional; its absence only means no n
+            except Exception:
                 n_convos = None
     eval_name, model = _parse_name(p.stem.removesuffix("_allresults"))
     if model is None:  # a renamed file: keep the stem so rows stay identifiable
@@ -88,17 +99,36 @@ def read_metrics(path: Any, *, data: dict | None = None, limits: Limits = DEFAUL
             se, method = sd / math.sqrt(n), "std (ddof 0) converted with n"
         elif _is_num(std):
             flag = "std is ddof 0 and n is unknown; no SE"
-        rows.append({
-            "model": model, "benchmark": eval_name, "metric": key, "filter": None, "score": float(value),
-            "se": se, "sd": sd, "sd_ddof0": float(std) if _is_num(std) else None,
-            "n": float(n) if _is_num(n) else None, "higher_is_better": None, "score_scale": None,
-            "se_method": method, "se_flag": flag, "task": eval_name, "source_location": key,
-        })
+        rows.append(
+            {
+                "model": model,
+                "benchmark": eval_name,
+                "metric": key,
+                "filter": None,
+                "score": float(value),
+                "se": se,
+                "sd": sd,
+                "sd_ddof0": float(std) if _is_num(std) else None,
+                "n": float(n) if _is_num(n) else None,
+                "higher_is_better": None,
+                "score_scale": None,
+                "se_method": method,
+                "se_flag": flag,
+                "task": eval_name,
+                "source_location": key,
+            }
+        )
     if not rows:
         raise fail(p, "no metrics found")
     frame = pd.DataFrame(rows)
     for col in ("se", "sd", "sd_ddof0", "n"):
         frame[col] = frame[col].astype(float)
-    add_provenance(frame, source=str(p), source_sha256=sha256_file(p), tool="simple_evals",
-                   tool_version=None, n_shot=None)
+    add_provenance(
+        frame,
+        source=str(p),
+        source_sha256=sha256_file(p),
+        tool="simple_evals",
+        tool_version=None,
+        n_shot=None,
+    )
     return frame

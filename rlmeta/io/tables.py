@@ -24,7 +24,16 @@ import pandas as pd
 
 from .._atomic import atomic_path
 from ..schema import row_numbers, validate_items, validate_long, validate_wide
-from ._common import DEFAULT_LIMITS, Limits, add_provenance, as_path, decode_utf8, fail, iter_json_lines, load_json
+from ._common import (
+    DEFAULT_LIMITS,
+    Limits,
+    add_provenance,
+    as_path,
+    decode_utf8,
+    fail,
+    iter_json_lines,
+    load_json,
+)
 
 __all__ = ["read_table", "write_table", "neutralise_formulas", "TABLE_FORMATS", "table_layout"]
 
@@ -47,18 +56,22 @@ def _load(path: Path, fmt: str, sheet: Any, limits: Limits) -> pd.DataFrame:
             return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, engine="openpyxl")
         except ValueError as exc:
             raise fail(path, f"cannot read the worksheet: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises zipfile/KeyError for broken files
+        except Exception as exc:
             raise fail(path, f"not a readable Excel (.xlsx) file: {exc}") from None
     if fmt == "parquet":
         try:
             return pd.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
+        except Exception as exc:
             raise fail(path, f"not a readable Parquet file: {exc}") from None
     if fmt == "jsonl":
         recs = []
         for lineno, rec in iter_json_lines(path):
             if not isinstance(rec, dict):
-                raise fail(path, f"line {lineno}: expected one JSON object (a table row) per line", row=lineno)
+                raise fail(
+                    path,
+                    f"line {lineno}: expected one JSON object (a table row) per line",
+                    row=lineno,
+                )
             recs.append(rec)
         return pd.DataFrame.from_records(recs)
     if fmt == "json":
@@ -70,8 +83,11 @@ def _load(path: Path, fmt: str, sheet: Any, limits: Limits) -> pd.DataFrame:
             if len(lens) != 1:
                 raise fail(path, "columns of a JSON table must all have the same length")
             return pd.DataFrame(data)
-        raise fail(path, "unknown JSON layout: expected a list of row objects or an object of equal-length "
-                         "column lists (or a harness log rlmeta recognises)")
+        raise fail(
+            path,
+            "unknown JSON layout: expected a list of row objects or an object of equal-length "
+            "column lists (or a harness log rlmeta recognises)",
+        )
     raise fail(path, f"unknown table format {fmt!r}; expected one of {', '.join(TABLE_FORMATS)}")
 
 
@@ -82,11 +98,17 @@ def _apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, str], path: Path) 
             raise fail(path, f"column mapping {target}= must name a column (a string), got {src!r}")
         if src not in frame.columns:
             have = ", ".join(map(str, frame.columns[:15]))
-            raise fail(path, f"column {src!r} (mapped to {target!r}) is not in the file; found: {have}",
-                       column=src)
+            raise fail(
+                path,
+                f"column {src!r} (mapped to {target!r}) is not in the file; found: {have}",
+                column=src,
+            )
         if target in frame.columns and target != src:
-            raise fail(path, f"cannot map {src!r} to {target!r}: the file already has a column {target!r}",
-                       column=target)
+            raise fail(
+                path,
+                f"cannot map {src!r} to {target!r}: the file already has a column {target!r}",
+                column=target,
+            )
         rename[src] = target
     return frame.rename(columns=rename)
 
@@ -113,8 +135,12 @@ def _check_numeric(frame: pd.DataFrame, cols: tuple[str, ...], path: Path) -> pd
         num = pd.to_numeric(raw, errors="coerce")
         bad = num.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
         if bad.any():
-            raise fail(path, f"expected a number, got {raw[bad].iloc[0]!r}", row=row_numbers(frame, bad)[0],
-                       column=col)
+            raise fail(
+                path,
+                f"expected a number, got {raw[bad].iloc[0]!r}",
+                row=row_numbers(frame, bad)[0],
+                column=col,
+            )
         frame[col] = num.astype(float)
     return frame
 
@@ -124,11 +150,17 @@ def _apply_scale(frame: pd.DataFrame, score_scale: str | None, path: Path) -> pd
         return frame
     if "score_scale" in frame.columns:
         have = frame["score_scale"]
-        clash = have.notna() & (have.astype("string").str.strip().str.lower() != str(score_scale).lower())
+        clash = have.notna() & (
+            have.astype("string").str.strip().str.lower() != str(score_scale).lower()
+        )
         if clash.any():
-            raise fail(path, f"score_scale={score_scale!r} was passed but the file says "
-                             f"{have[clash].iloc[0]!r}; remove one of them",
-                       row=row_numbers(frame, clash)[0], column="score_scale")
+            raise fail(
+                path,
+                f"score_scale={score_scale!r} was passed but the file says "
+                f"{have[clash].iloc[0]!r}; remove one of them",
+                row=row_numbers(frame, clash)[0],
+                column="score_scale",
+            )
         frame["score_scale"] = have.where(have.notna(), score_scale)
     else:
         frame["score_scale"] = score_scale
@@ -167,8 +199,11 @@ def read_table(
     src = str(p)
     if want == "items":
         if layout != "items":
-            raise fail(p, "not an items table: expected columns model, benchmark, item_id and score "
-                          "(map yours with keyword arguments, e.g. item_id='question')")
+            raise fail(
+                p,
+                "not an items table: expected columns model, benchmark, item_id and score "
+                "(map yours with keyword arguments, e.g. item_id='question')",
+            )
         return validate_items(frame, source=src)
     if layout == "wide":
         return validate_wide(frame, source=src)
@@ -179,9 +214,12 @@ def read_table(
     if layout == "items":
         raise fail(p, "this is an items table (item_id, score): read it with rm.read_items()")
     have = ", ".join(map(str, frame.columns[:15]))
-    raise fail(p, "cannot tell the table layout: expected rl_score and baseline_score (wide), arm and score "
-                  f"(long), or benchmark and score; found: {have}. Map your names with keyword arguments, "
-                  "e.g. rm.read(path, rl_score='acc_rl', baseline_score='acc_base')")
+    raise fail(
+        p,
+        "cannot tell the table layout: expected rl_score and baseline_score (wide), arm and score "
+        f"(long), or benchmark and score; found: {have}. Map your names with keyword arguments, "
+        "e.g. rm.read(path, rl_score='acc_rl', baseline_score='acc_base')",
+    )
 
 
 # --------------------------------------------------------------------------- writing
@@ -198,7 +236,9 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             s = s.astype(object)
         if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
-        out[col] = s.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+        out[col] = s.map(
+            lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+        )
     return out
 
 
@@ -212,7 +252,9 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
         kinds = {type(v) for v in s.dropna().tolist()}
         kinds.discard(type(None))
         if len(kinds) > 1 and not kinds <= {int, float} and not kinds <= {bool, np.bool_}:
-            out[col] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            out[col] = s.map(
+                lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+            )
         elif kinds <= {dict, list}:
             out[col] = s.map(lambda v: None if v is None else json.dumps(v, default=str))
     return out
@@ -233,7 +275,10 @@ def write_table(frame: pd.DataFrame, path: Any, fmt: str) -> Path:
         elif fmt == "jsonl":
             frame.to_json(tmp, orient="records", lines=True, force_ascii=False, date_format="iso")
         else:
-            raise fail(p, f"unknown output format {fmt!r}; expected one of {', '.join(TABLE_FORMATS)} or 'eee'")
+            raise fail(
+                p,
+                f"unknown output format {fmt!r}; expected one of {', '.join(TABLE_FORMATS)} or 'eee'",
+            )
     return p
 
 
