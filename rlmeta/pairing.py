@@ -142,6 +142,22 @@ def _per_item(
     return out, int(dup.sum())
 
 
+def _one_run_per_arm(part: pd.DataFrame, group: list[str], arm: str) -> None:
+    """Two models (or two files of one task) in one arm would be averaged as if they were repeats: refuse."""
+    for col in ("model", "source"):
+        if col not in part.columns:
+            continue
+        n = part.groupby(group, sort=False, observed=True)[col].nunique()
+        if (n > 1).any():
+            where = n[n > 1].index[0]
+            vals = part.set_index(group).loc[[where], col].astype(str).unique().tolist()[:4]
+            raise DataError(
+                f"the {arm} arm mixes {int(n.max())} different {col} values for {where}: {vals}; "
+                "select one run per arm (by model name or path)",
+                column=col,
+            )
+
+
 def pair(
     items: pd.DataFrame,
     rl: str | Sequence[str] | None = None,
@@ -219,6 +235,7 @@ def pair(
     ndup = {}
     for mask, arm in ((a, "rl"), (b, "baseline")):
         part = work.loc[mask[a | b]]
+        _one_run_per_arm(part, group, arm)
         arms[arm], ndup[arm] = _per_item(part, group, key, cluster, arm, log)
     merged = arms["rl"].merge(
         arms["baseline"], on=group + [key], how="outer", suffixes=("_rl", "_b"), indicator=True

@@ -120,3 +120,19 @@ def test_oll_v1_and_v2():
 def test_lighteval_results_have_no_items():
     with pytest.raises(ReaderError, match="no per-item scores"):
         rm.read_items(DATA / "lighteval" / "results_2025-01-01T00-00-00.json")
+
+
+def test_oll_v2_normalisation_kept_apart():
+    raw = rm.read(DATA / "oll_v2")
+    out = rm.io.normalize_oll(raw)
+    assert len(out) == 2 * len(raw)
+    norm = out[out["normalized"].astype(bool)].set_index("benchmark")
+    rawi = raw.set_index("benchmark")
+    # team allocation: 3 choices
+    s = rawi.loc["leaderboard_musr_team_allocation", "score"]
+    assert norm.loc["leaderboard_musr_team_allocation", "score"] == pytest.approx(max(0, (s - 1 / 3) / (2 / 3)) * 100)
+    assert norm["se"].isna().all() and (norm["score_scale"] == "percent").all()
+    bbh = raw.assign(benchmark="leaderboard_bbh_navigate")
+    assert len(rm.drop_log(rm.io.normalize_oll(bbh))) == len(bbh)
+    got = rm.io.normalize_oll(bbh, num_choices={"leaderboard_bbh_navigate": 2})
+    assert got["normalized"].astype(bool).sum() == len(bbh)

@@ -271,3 +271,10 @@ def test_real_generative_samples(shared_evals):
     bleu = items[items["metric"] == "bleu_max"]
     assert bleu["score"].tolist() == pytest.approx([41.11336169005198, 9.980099403873663])
     assert len(items) == 2 * 12
+
+
+def test_same_file_twice_is_read_once(tmp_path):
+    res = evalgen.lm_eval_v043(tmp_path, "m", {"arc": [1, 0, 1]})
+    items = rm.read_items([res.parent, res.parent / "samples_arc_2025-03-04T05-06-07.123456.jsonl"])
+    assert len(items) == 3
+    assert "given more than once" in " ".join(rm.drop_log(items)["reason"])

@@ -257,3 +257,10 @@ def test_real_samples_paired_against_a_perturbed_copy(shared_evals):
     base = items.assign(model="base", score=1 - items["score"])
     eff = rm.pair(pd.concat([items, base]), rl="Qwen/Qwen3-8B", baseline="base").iloc[0]
     assert eff["n"] == 3 and eff["yi"] == pytest.approx(2 * items["score"].mean() - 1)
+
+
+def test_two_runs_in_one_arm_are_refused():
+    items = _items([1, 0, 1], [0, 0, 1])
+    other = items[items["model"] == "rl"].assign(model="rl-2")
+    with pytest.raises(DataError, match="the rl arm mixes 2 different model values"):
+        rm.pair(pd.concat([items, other]), rl=["rl", "rl-2"], baseline="base")

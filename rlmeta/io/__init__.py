@@ -55,6 +55,7 @@ from ._common import (
 )
 from .contrasts import items_to_observations, to_contrasts
 from .detect import FORMATS, HARNESS_FORMATS, detect_format
+from .oll import normalize_oll
 from .tables import TABLE_FORMATS, read_table, write_table
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "detect_format",
     "to_contrasts",
     "items_to_observations",
+    "normalize_oll",
     "Limits",
     "FORMATS",
     "PROVENANCE_COLUMNS",
@@ -143,7 +145,16 @@ def _resolve(
             skipped.extend(sk)
         else:
             jobs.append((p, kind))
-    return jobs, skipped, scanned
+    seen: set[Path] = set()
+    unique = []
+    for p, kind in jobs:  # a file named twice (or inside two given folders) is read once
+        key = p.resolve()
+        if key in seen:
+            skipped.append({"source": str(p), "reason": "given more than once; read once"})
+            continue
+        seen.add(key)
+        unique.append((p, kind))
+    return unique, skipped, scanned
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
