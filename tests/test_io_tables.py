@@ -213,3 +213,54 @@ def test_mixed_type_columns_survive_parquet(tmp_path):
     back = pd.read_parquet(p)
     assert back["task_version"].tolist() == ["0", "2.0"]
     assert json.loads(back["cfg"][0]) == {"k": 1}
+
+
+# --------------------------------------------------------------------------- detection and contrasts
+def test_detect_unknown_layouts(tmp_path):
+    (tmp_path / "a.json").write_text('{"hello": "world"}')
+    with pytest.raises(ReaderError, match="unknown JSON layout.*top-level keys: hello"):
+        rm.detect_format(tmp_path / "a.json")
+    (tmp_path / "b.bin").write_bytes(b"\x00\x01")
+    with pytest.raises(ReaderError, match="unknown file type"):
+        rm.read(tmp_path / "b.bin")
+    (tmp_path / "c.jsonl").write_text("[1, 2]\n")
+    with pytest.raises(ReaderError):
+        rm.read(tmp_path / "c.jsonl")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ReaderError, match="no recognised evaluation files"):
+        rm.read(empty)
+    assert rm.detect_format(tmp_path) == "directory"
+
+
+def test_folder_scan_reports_unreadable_files(tmp_path):
+    import shutil
+
+    shutil.copytree(DATA / "lm_eval" / "rl", tmp_path / "rl")
+    (tmp_path / "rl" / "notes.json").write_text('{"hello": 1}')
+    obs = rm.read(tmp_path / "rl")
+    assert len(obs) == 2
+    log = rm.drop_log(obs)
+    assert (
+        log["source"].str.endswith("notes.json").any()
+        and "unknown JSON layout" in log["reason"].iloc[0]
+    )
+
+
+def test_to_contrasts_lonely_rows_and_duplicates():
+    obs = rm.read([DATA / "lm_eval" / "rl", DATA / "lm_eval" / "base"])
+    extra = obs[obs["model"] == "org/rl-1b"].iloc[:1].assign(benchmark="only_rl")
+    wide = rm.to_contrasts(
+        pd.concat([obs, extra]), rl="org/rl-1b", baseline="org/base-1b", study_id="s"
+    )
+    assert sorted(wide["benchmark"]) == ["arc_easy", "gsm8k"]
+    assert (wide["n_items"] == 40).all() and (wide["score_scale"] == "proportion").all()
+    assert "only the rl arm" in rm.drop_log(wide)["reason"].iloc[-1]
+    eff = rm.effect_sizes(wide, measure="RD")
+    assert len(eff) == 2
+    with pytest.raises(ReaderError, match="rows for one contrast"):
+        rm.to_contrasts(pd.concat([obs, obs]), rl="org/rl-1b", baseline="org/base-1b")
+    with pytest.raises(ReaderError, match="matches no rows"):
+        rm.to_contrasts(obs, rl="nope", baseline="org/base-1b")
+    by_path = rm.to_contrasts(obs, rl=DATA / "lm_eval" / "rl", baseline=DATA / "lm_eval" / "base")
+    assert len(by_path) == 2

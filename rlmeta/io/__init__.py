@@ -168,6 +168,10 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
         else frames[0].reset_index(drop=True)
     )
     out.attrs = {}
+    for col in ("score", "se", "sd", "n", "ci_low", "ci_high"):
+        # readers may leave None for "not in the file"; downstream wants float NaN
+        if col in out.columns and out[col].dtype == object:
+            out[col] = pd.to_numeric(out[col], errors="raise").astype(float)
     out = extend_drop_log(out, *frames)
     return finish(compact(out), drops)
 

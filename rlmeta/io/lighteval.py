@@ -232,8 +232,11 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
         docs = table.column("doc").to_pylist()
         names = {d.get("task_name") for d in docs if isinstance(d, dict) and d.get("task_name")}
         if len(names) > 1:
-            raise fail(p, f"one details file should hold one task, found {len(names)}: {sorted(names)[:5]}",
-                       column="doc.task_name")
+            raise fail(
+                p,
+                f"one details file should hold one task, found {len(names)}: {sorted(names)[:5]}",
+                column="doc.task_name",
+            )
         ids = [
             d.get("id")
             if isinstance(d, dict) and d.get("id") not in (None, "")

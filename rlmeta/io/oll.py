@@ -85,9 +85,17 @@ def normalize_oll(obs: pd.DataFrame, num_choices: Mapping[str, int] | None = Non
     norm["se_flag"] = "normalised score: no SE (clipped at the random baseline)"
     out = pd.concat([obs.assign(normalized=obs.get("normalized", False)), norm], ignore_index=True)
     drops = [
-        {"step": "normalize_oll", "source": r.get("source"), "source_row": None, "row_id": None, "study_id": None,
-         "comparison_id": None, "benchmark": r["benchmark"], "metric": r.get("metric"),
-         "reason": "number of answer choices unknown: pass num_choices={task: k} to normalise"}
+        {
+            "step": "normalize_oll",
+            "source": r.get("source"),
+            "source_row": None,
+            "row_id": None,
+            "study_id": None,
+            "comparison_id": None,
+            "benchmark": r["benchmark"],
+            "metric": r.get("metric"),
+            "reason": "number of answer choices unknown: pass num_choices={task: k} to normalise",
+        }
         for _, r in raw.loc[~known].iterrows()
     ]
     return extend_drop_log(out, obs, drops)
