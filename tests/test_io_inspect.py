@@ -43,7 +43,7 @@ def test_eval_zip_items_and_aggregate(tmp_path, compression):
     row = obs.iloc[0]
     assert row["metric"] == "match/accuracy" and row["score_scale"] == "proportion"
     assert row["n"] == 4 and row["tool"] == "inspect_ai" and row["tool_version"] == "0.3.99"
-    assert row["temperature"] == 0.7
+    assert row["temperature"] == 0.7 and row["status"] == "success"
 
 
 def test_reductions_and_cluster_from_sample_metadata(tmp_path):

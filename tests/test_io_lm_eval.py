@@ -278,3 +278,12 @@ def test_same_file_twice_is_read_once(tmp_path):
     items = rm.read_items([res.parent, res.parent / "samples_arc_2025-03-04T05-06-07.123456.jsonl"])
     assert len(items) == 3
     assert "given more than once" in " ".join(rm.drop_log(items)["reason"])
+
+
+def test_read_aggregates_samples_and_keeps_their_drop_log(tmp_path):
+    res = evalgen.lm_eval_v043(tmp_path, "m", {"arc": [1, 0, 1, 1]}, corpus_metric=True)
+    res.unlink()  # samples only: read() aggregates them
+    obs = rm.read(tmp_path)
+    assert obs["score"].tolist() == [0.75] and obs["n"].tolist() == [4.0]
+    assert obs["score_scale"].tolist() == ["proportion"]
+    assert rm.drop_log(obs)["metric"].tolist() == ["f1"]

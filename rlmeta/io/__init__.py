@@ -176,6 +176,11 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return finish(compact(out), drops)
 
 
+def _aggregate(items: pd.DataFrame) -> pd.DataFrame:
+    """Observations from one reader's items, keeping the items' pending drop-log entries."""
+    return items_to_observations(finish(items, items.attrs.pop("rlmeta_pending_drops", [])))
+
+
 def _override_scale(frame: pd.DataFrame, score_scale: str | None) -> pd.DataFrame:
     if score_scale is not None:
         frame["score_scale"] = score_scale
@@ -254,7 +259,7 @@ def read(
             res = lm_eval.find_results_for(p, sorted(have_results))
             if res is not None and res in have_results:
                 continue  # its results file is read already; do not count the run twice
-            fr = items_to_observations(_lm_items(p, None, None, None, [q for q, _ in jobs], limits))
+            fr = _aggregate(_lm_items(p, None, None, None, [q for q, _ in jobs], limits))
         elif kind == "inspect":
             fr = inspect_ai.read_log(p, limits=limits)
         elif kind == "helm":
@@ -262,11 +267,11 @@ def read(
         elif kind == "lighteval":
             fr = lighteval.read_results(p, data=_json_data(p, limits), limits=limits)
         elif kind == "lighteval_details":
-            fr = items_to_observations(lighteval.read_details(p))
+            fr = _aggregate(lighteval.read_details(p))
         elif kind == "eee":
             fr = eee.read_aggregate(p, data=_json_data(p, limits), limits=limits)
         elif kind == "eee_instances":
-            fr = items_to_observations(eee.read_instances(p))
+            fr = _aggregate(eee.read_instances(p))
         elif kind == "simple_evals":
             fr = simple_evals.read_metrics(p, data=_json_data(p, limits), limits=limits)
         else:  # pragma: no cover - every format is handled above

@@ -223,6 +223,7 @@ def read_log(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
             tool_version=meta["tool_version"],
             n_shot=None,
             temperature=meta["temperature"],
+            status=meta["status"],
         )
         return frame
     finally:
@@ -340,6 +341,7 @@ def read_log_items(
             n_shot=None,
             item_level=used,
             temperature=meta["temperature"],
+            status=meta["status"],
         )
         for d in drops:
             d["source"] = str(path)
