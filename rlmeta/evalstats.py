@@ -146,7 +146,11 @@ def beta_interval(k, n, *, level: float = 0.95, prior: tuple[float, float] = (1.
 
 
 def binomial_interval(k, n, *, method: str = "wilson", level: float = 0.95):
-    """Interval for a proportion: ``"wilson"``, ``"clopper-pearson"``, ``"beta"`` or ``"wald"``."""
+    """Interval for a proportion: ``"wilson"``, ``"clopper-pearson"``, ``"beta"`` or ``"wald"``.
+
+    >>> [round(float(v), 3) for v in binomial_interval(27, 30, method="clopper-pearson")]
+    [0.735, 0.979]
+    """
     m = method.lower().replace("_", "-")
     if m == "wilson":
         return wilson_interval(k, n, level=level)
@@ -353,6 +357,12 @@ def pass_at_k_curve(n, c, ks: Sequence[int] | None = None, *, level: float = 0.9
     -------
     pandas.DataFrame
         ``k, pass_at_k, pass_at_k_se, pass_hat_k, pass_hat_k_se, n_problems``.
+
+    Examples
+    --------
+    >>> curve = pass_at_k_curve([4, 4, 4], [0, 2, 4], ks=[1, 2])
+    >>> curve[["k", "pass_at_k", "pass_hat_k"]].round(4).values.tolist()
+    [[1.0, 0.5, 0.5], [2.0, 0.6111, 0.3889]]
     """
     n = np.asarray(n, dtype=float)
     c = np.asarray(c, dtype=float)
@@ -432,7 +442,18 @@ def omega2_from_pilot(
     Returns
     -------
     dict
-        ``omega2, var_x_rl, var_x_baseline, cov_x, within_rl, within_baseline, k_rl, k_baseline``.
+        ``omega2, item_part, var_x_rl, var_x_baseline, cov_x, within_rl, within_baseline,
+        k_rl, k_baseline``; ``item_part`` = Var(x_A) + Var(x_B) − 2Cov(x_A, x_B), which is
+        truncated at 0 only when the resulting ω² would not be positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rl = np.array([[1, 1], [0, 1], [1, 1], [0, 0], [1, 0], [1, 1]])
+    >>> base = np.array([[1, 0], [0, 0], [1, 1], [0, 0], [0, 0], [0, 1]])
+    >>> om = omega2_from_pilot(rl, base)
+    >>> round(om["omega2"], 4), required_items(om["omega2"], 0.1)
+    (0.0667, 53)
     """
     a = np.asarray(rl, dtype=float)
     b = np.asarray(baseline, dtype=float)
@@ -448,9 +469,16 @@ def omega2_from_pilot(
     vb = float(np.var(mb, ddof=1)) - wb / kb
     cov = float(np.cov(ma, mb, ddof=1)[0, 1])  # within-item noise is independent across arms
     KA, KB = k_rl or ka, k_baseline or kb
-    om = va + vb - 2 * cov + wa / KA + wb / KB
+    # Unbiased: with the pilot's K this is exactly var(per-item mean differences).  Planning a
+    # larger K can make it non-positive when a small pilot cannot separate item variance from
+    # within-item noise; then the item part (a variance) is truncated at 0.
+    item_part = va + vb - 2 * cov
+    om = item_part + wa / KA + wb / KB
+    if om <= 0:
+        om = wa / KA + wb / KB
     return {
         "omega2": om,
+        "item_part": item_part,
         "var_x_rl": va,
         "var_x_baseline": vb,
         "cov_x": cov,
@@ -459,6 +487,11 @@ def omega2_from_pilot(
         "k_rl": KA,
         "k_baseline": KB,
     }
+
+
+def _omega(omega2: float) -> None:
+    if not omega2 > 0:
+        raise DataError(f"omega2 (variance of paired differences) must be > 0, got {omega2}")
 
 
 def _zz(alpha: float, power_: float) -> float:
@@ -475,6 +508,7 @@ def minimum_detectable_effect(
     >>> round(minimum_detectable_effect(0.25, 1000), 4)
     0.0443
     """
+    _omega(omega2)
     return _zz(alpha, power) * math.sqrt(omega2 * design_effect / n)
 
 
@@ -493,6 +527,7 @@ def required_items(
     """
     if delta == 0:
         raise DataError("delta must be non-zero")
+    _omega(omega2)
     return int(math.ceil(_zz(alpha, power) ** 2 * omega2 * design_effect / delta**2))
 
 
@@ -504,6 +539,7 @@ def power(
     >>> round(power(0.25, 785, 0.05), 3)
     0.8
     """
+    _omega(omega2)
     z = float(stats.norm.ppf(1 - alpha / 2))
     shift = abs(delta) / math.sqrt(omega2 * design_effect / n)
     return float(stats.norm.cdf(shift - z) + stats.norm.cdf(-shift - z))
@@ -604,6 +640,14 @@ def stratified_bootstrap_ci(
     Returns
     -------
     (estimate, ci_low, ci_high)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> runs_by_task = np.random.default_rng(0).normal(0.6, 0.1, size=(10, 5))
+    >>> est, lo, hi = stratified_bootstrap_ci(runs_by_task, "iqm", reps=1000, seed=0)
+    >>> lo < est < hi
+    True
     """
     a = _scores(scores)
     f = _AGGREGATES.get(func) if isinstance(func, str) else None

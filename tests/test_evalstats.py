@@ -179,3 +179,16 @@ def test_seed_summary_frame():
     ]
     poi = s[s["aggregate"] == "probability_of_improvement"].iloc[0]
     assert poi["estimate"] > 0.9 and poi["ci_low"] <= poi["estimate"] <= poi["ci_high"]
+
+
+def test_omega2_truncation_and_guards():
+    rl = np.array([[1, 1], [0, 1], [1, 1], [0, 0]])
+    base = np.array([[1, 0], [0, 0], [1, 1], [0, 0]])
+    om = es.omega2_from_pilot(rl, base, k_rl=10, k_baseline=10)
+    assert om["item_part"] < 0 and om["omega2"] == pytest.approx(
+        om["within_rl"] / 10 + om["within_baseline"] / 10
+    )
+    with pytest.raises(DataError, match="must be > 0"):
+        es.required_items(0.0, 0.1)
+    with pytest.raises(DataError, match="must be > 0"):
+        es.power(-1.0, 100, 0.1)

@@ -228,6 +228,18 @@ def read(
         with ``score, se, sd?, n, higher_is_better, score_scale, se_method,
         se_flag`` and provenance.  Per-item files are aggregated with
         :func:`items_to_observations`.  Skipped entries are in the drop log.
+
+    Examples
+    --------
+    A paper table with its own column names, scores in percent:
+
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "table2.csv"
+    >>> _ = p.write_text("paper,task,grpo,sft,n\\nsmith24,GSM8K,88.2,82.9,1319\\n")
+    >>> obs = read(p, study_id="paper", benchmark="task", rl_score="grpo", baseline_score="sft",
+    ...            n_items="n", score_scale="percent")
+    >>> obs[["study_id", "benchmark", "rl_score", "score_scale", "source_row"]].values.tolist()
+    [['smith24', 'GSM8K', 88.2, 'percent', 1]]
     """
     paths = _paths(path_or_paths)
     jobs, skipped, _ = _resolve(paths, format, limits)
