@@ -23,7 +23,10 @@ def test_ingest_writes_tidy_parquet(tmp_path):
     )
     assert r.exit_code == Exit.OK, r.output
     assert "observations read" in r.output and f"to {out}" in r.output
-    assert "drop log (3 entries)" in r.output  # the two files' "all" rows and one "_average" row
+    assert "drop log (3 entries)" in r.output
+    assert (
+        "flags (standard errors not taken from the file)" in r.output
+    )  # lighteval f1 bootstrap SE  # the two files' "all" rows and one "_average" row
     back = pd.read_parquet(out)
     assert {"lm_eval", "lighteval", "oll_v1"} <= set(back["tool"].astype(str))
     assert len(rm.drop_log(back)) == 3

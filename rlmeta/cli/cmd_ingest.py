@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ._common import app, console, handle_errors
 
-__all__ = ["ingest", "drop_log_table", "summary_table"]
+__all__ = ["ingest", "drop_log_table", "flag_table", "summary_table"]
 
 
 def summary_table(frame: pd.DataFrame, *, items: bool) -> Table:
@@ -28,6 +28,18 @@ def summary_table(frame: pd.DataFrame, *, items: bool) -> Table:
     for idx, n in counts.items():
         idx = idx if isinstance(idx, tuple) else (idx,)
         table.add_row(*[str(v) for v in idx], str(n))
+    return table
+
+
+def flag_table(frame: pd.DataFrame) -> Table | None:
+    """Counts of the reader's SE flags (``se_flag``: "N/A" stderr, 0.0 stderr, untrusted SEs)."""
+    if "se_flag" not in frame.columns or not frame["se_flag"].notna().any():
+        return None
+    table = Table(title="flags (standard errors not taken from the file)")
+    table.add_column("flag", overflow="fold")
+    table.add_column("rows", justify="right")
+    for flag, n in frame["se_flag"].dropna().astype(str).value_counts().items():
+        table.add_row(flag, str(n))
     return table
 
 
@@ -92,6 +104,9 @@ def ingest(
     log = drop_log(frame)
     if not quiet:
         console.print(summary_table(frame, items=items))
+        flags = flag_table(frame)
+        if flags is not None:
+            console.print(flags)
         if len(log):
             console.print(drop_log_table(log))
         else:
