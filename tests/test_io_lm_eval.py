@@ -287,3 +287,21 @@ def test_read_aggregates_samples_and_keeps_their_drop_log(tmp_path):
     assert obs["score"].tolist() == [0.75] and obs["n"].tolist() == [4.0]
     assert obs["score_scale"].tolist() == ["proportion"]
     assert rm.drop_log(obs)["metric"].tolist() == ["f1"]
+
+
+def test_to_contrasts_leaves_out_group_rows(tmp_path):
+    a = evalgen.lm_eval_v042(
+        tmp_path / "a", "pretrained=rl", {"t1": [1, 1, 0], "t2": [1, 0]}, group="g"
+    )
+    b = evalgen.lm_eval_v042(
+        tmp_path / "b", "pretrained=base", {"t1": [1, 0, 0], "t2": [0, 0]}, group="g"
+    )
+    obs = rm.read([a, b])
+    wide = rm.to_contrasts(obs, rl="rl", baseline="base")
+    assert sorted(wide["benchmark"]) == ["t1", "t2"]
+    assert "group aggregate" in " ".join(rm.drop_log(wide)["reason"])
+    assert sorted(rm.to_contrasts(obs, rl="rl", baseline="base", groups=True)["benchmark"]) == [
+        "g",
+        "t1",
+        "t2",
+    ]

@@ -67,6 +67,7 @@ def to_contrasts(
     *,
     study_id: str | None = None,
     keys: Sequence[str] | None = None,
+    groups: bool = False,
 ) -> pd.DataFrame:
     """Pair RL and baseline observations into wide contrast rows.
 
@@ -81,6 +82,10 @@ def to_contrasts(
     keys
         Columns that identify a contrast (default: those of ``benchmark, metric,
         filter, n_shot, normalized, split, perturbation`` present).
+    groups
+        Keep lm-eval group rows (``is_group``), which aggregate their subtasks; by
+        default they are left out (and logged) so a pooled analysis does not count
+        the same items twice.
 
     Returns
     -------
@@ -99,6 +104,24 @@ def to_contrasts(
     >>> w[["benchmark", "rl_score", "baseline_score", "n_items"]].values.tolist()
     [['gsm8k', 0.8, 0.7, 1319.0]]
     """
+    pre_drops = []
+    if not groups and "is_group" in obs.columns:
+        grp = obs["is_group"].fillna(False).astype(bool).to_numpy()
+        for _, row in obs[grp].iterrows():
+            pre_drops.append(
+                {
+                    "step": "to_contrasts",
+                    "source": row.get("source"),
+                    "source_row": None,
+                    "row_id": None,
+                    "study_id": None,
+                    "comparison_id": None,
+                    "benchmark": row["benchmark"],
+                    "metric": row.get("metric"),
+                    "reason": "group aggregate of its subtasks (pass groups=True to keep)",
+                }
+            )
+        obs = obs[~grp]
     a = select_arm(obs, rl, "rl")
     b = select_arm(obs, baseline, "baseline")
     if (a & b).any():
@@ -177,7 +200,7 @@ def to_contrasts(
         columns=[c for c in ("rl_source_row", "baseline_source_row") if c in wide.columns]
     )
     out = validate_wide(wide)
-    return extend_drop_log(out, obs, drops)
+    return extend_drop_log(out, obs, pre_drops + drops)
 
 
 def _label(spec: Any) -> str:

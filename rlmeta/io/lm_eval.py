@@ -173,7 +173,9 @@ def results_meta(data: dict, path: Any) -> dict:
         "higher_is_better": data.get("higher_is_better") or {},
         "n_samples": data.get("n-samples") or {},
         "versions": data.get("versions") or {},
-        "groups": set(data.get("groups", {}) or {}) | set(data.get("group_subtasks", {}) or {}),
+        # standalone tasks appear in group_subtasks with an empty list; only non-empty ones are groups
+        "groups": set(data.get("groups", {}) or {})
+        | {g for g, subs in (data.get("group_subtasks") or {}).items() if subs},
         "tasks": tasks,
         "source": str(p),
     }
