@@ -264,3 +264,10 @@ def test_to_contrasts_lonely_rows_and_duplicates():
         rm.to_contrasts(obs, rl="nope", baseline="org/base-1b")
     by_path = rm.to_contrasts(obs, rl=DATA / "lm_eval" / "rl", baseline=DATA / "lm_eval" / "base")
     assert len(by_path) == 2
+
+
+def test_folder_with_explicit_format():
+    items = rm.read_items(DATA / "inspect", format="inspect")
+    assert set(items["model"]) == {"hf/rl-1b", "hf/base-1b"}
+    with pytest.raises(ReaderError, match="no lighteval files in this folder"):
+        rm.read(DATA / "inspect", format="lighteval")

@@ -138,7 +138,23 @@ def _resolve(
         kind = detect_format(p, limits=limits) if fmt == "auto" else fmt
         if kind not in FORMATS:
             raise fail(p, f"unknown format {fmt!r}; expected 'auto' or one of {', '.join(FORMATS)}")
-        if kind == "directory":
+        if p.is_dir() and kind not in ("directory", "helm"):
+            # a folder with an explicit format: keep the files of that format only
+            found, sk = _scan(p, limits)
+            keep = [(f, k) for f, k in found if k == kind]
+            if not keep:
+                raise fail(p, f"no {kind} files in this folder")
+            skipped.extend(
+                sk
+                + [
+                    {"source": str(f), "reason": f"not {kind} (format={kind!r} was asked)"}
+                    for f, k in found
+                    if k != kind
+                ]
+            )
+            scanned.update(f for f, _ in keep)
+            jobs.extend(keep)
+        elif kind == "directory":
             found, sk = _scan(p, limits)
             scanned.update(f for f, _ in found)
             jobs.extend(found)
