@@ -305,3 +305,22 @@ def test_to_contrasts_leaves_out_group_rows(tmp_path):
         "t1",
         "t2",
     ]
+
+
+def test_head_layout_with_json_output_path(tmp_path):
+    # lm-eval --output_path out/run.json writes out/run_<date>.json and out/samples_<task>_<date>.jsonl
+    res = evalgen.lm_eval_v043(tmp_path, "Org/M", {"arc": [1, 0, 1]})
+    renamed = res.with_name(f"run_{evalgen.DATE}.json")
+    res.rename(renamed)
+    items = rm.read_items(renamed)
+    assert len(items) == 3 and items["model"].unique().tolist() == ["Org/M"]
+    items2 = rm.read_items(next(tmp_path.rglob("samples_*.jsonl")))
+    assert items2["model_source"].astype(str).unique().tolist() == ["results.model_name"]
+
+
+def test_invalid_utf8_in_results_json(tmp_path):
+    p = tmp_path / "r.json"
+    p.write_bytes(b'{"results": {"arc": {"acc": 0.5}},\n "versions": {"arc": "v\xff"}}')
+    with pytest.raises(ReaderError, match="UTF-8") as ei:
+        rm.read(p)
+    assert ei.value.row == 2 and "line 2" in str(ei.value)

@@ -330,7 +330,7 @@ def _lm_items(p: Path, model, task, cluster, pool: list[Path], limits: Limits) -
 
 def _samples_of_results(p: Path) -> list[Path]:
     """Per-sample files written with a v0.4.3+ results file (same folder and date id)."""
-    date = lm_eval._RESULTS_NAME.search(p.name)
+    date = lm_eval._DATED_JSON.search(p.name)
     if not date:
         return []
     return sorted(q for q in p.parent.glob(f"*samples_*{date.group('date')}*.jsonl"))

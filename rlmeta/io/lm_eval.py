@@ -99,6 +99,8 @@ _MODEL_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")
 _DATE = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
 _SAMPLES_NAME = re.compile(rf"samples_(?P<task>.+)_(?P<date>{_DATE})")
 _RESULTS_NAME = re.compile(rf"results_(?P<date>{_DATE})")
+# HEAD with --output_path ending in .json writes <stem>_<date>.json beside samples_<task>_<date>.jsonl
+_DATED_JSON = re.compile(rf"_(?P<date>{_DATE})\.json$")
 
 
 def looks_like_results(obj: Any) -> bool:
@@ -349,7 +351,7 @@ def find_results_for(samples_path: Any, candidates: list[Path] | None = None) ->
     pool = candidates if candidates is not None else sorted(folder.glob("*.json"))
     pool = [c for c in pool if as_path(c).parent == folder]
     if m:
-        hits = [c for c in pool if f"results_{m.group('date')}" in as_path(c).name]
+        hits = [c for c in pool if as_path(c).name.endswith(f"_{m.group('date')}.json")]
         return hits[0] if len(hits) == 1 else None
     hits = []
     for c in pool:
