@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import evalgen
+import pandas as pd
 import pytest
 
 import rlmeta as rm
@@ -100,7 +101,7 @@ def test_committed_fixtures():
     rl = rm.read_items(DATA / "rl.eval")
     base = rm.read_items(DATA / "base.eval")
     assert len(rl) == len(base) == 24
-    eff = rm.pair(rm.io._concat([rl, base]), rl="hf/rl-1b", baseline="hf/base-1b")
+    eff = rm.pair(pd.concat([rl, base]), rl="hf/rl-1b", baseline="hf/base-1b")
     assert eff["n"].tolist() == [12] and eff["k_rl"].tolist() == [2.0]
 
 

@@ -71,8 +71,6 @@ __all__ = [
     "PROVENANCE_COLUMNS",
 ]
 
-_ITEM_FORMATS = ("lm_eval_samples", "inspect", "helm", "lighteval_details", "eee_instances")
-_AGG_FORMATS = ("lm_eval", "inspect", "helm", "lighteval", "eee", "simple_evals")
 _SCAN_SUFFIX = {".json", ".jsonl", ".eval", ".parquet"}
 PathLike = str | os.PathLike
 
@@ -109,9 +107,7 @@ def _scan(folder: Path, limits: Limits) -> tuple[list[tuple[Path, str]], list[di
                 continue
             try:
                 kind = detect_format(f, limits=limits)
-            except Exception as exc:
-                if not isinstance(exc, ValueError):
-                    raise
+            except ValueError as exc:  # a ReaderError: one unreadable file does not stop the scan
                 skipped.append({"source": str(f), "reason": f"not read: {exc}"})
                 continue
             if kind in HARNESS_FORMATS:
