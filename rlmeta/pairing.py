@@ -110,23 +110,31 @@ def _key(items: pd.DataFrame, a: np.ndarray, b: np.ndarray, by: str) -> str:
     return "item_id"
 
 
+def _records(frame: pd.DataFrame, reason) -> list[dict]:
+    """Drop-log records for the rows of ``frame`` (``reason`` maps a row dict to text)."""
+    cols = [c for c in ("source", "source_row", "benchmark", "metric") if c in frame.columns]
+    out = []
+    for r in frame.to_dict("records"):
+        rec = {"step": "pair", **{c: r.get(c) for c in cols}, "reason": reason(r)}
+        out.append(rec)
+    return out
+
+
 def _per_item(
     part: pd.DataFrame, group: list[str], key: str, cluster: str | None, arm: str, log: list[dict]
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Per-item means (K repeats averaged) and the number of duplicated rows per group."""
     sub = ["sample_idx"] if "sample_idx" in part.columns else []
     dup = part.duplicated(group + [key] + sub, keep="first").to_numpy()
-    if dup.any():
-        for _, r in part.loc[dup].iterrows():
-            log.append(
-                {
-                    "step": "pair",
-                    "source": r.get("source"),
-                    "source_row": r.get("source_row"),
-                    "benchmark": r.get("benchmark"),
-                    "metric": r.get("metric"),
-                    "reason": f"duplicated {arm} item {r[key]!r} (same item and sample); first kept",
-                }
-            )
+    dups = part.loc[dup]
+    log.extend(
+        _records(
+            dups, lambda r: f"duplicated {arm} item {r[key]!r} (same item and sample); first kept"
+        )
+    )
+    ndup = (
+        dups.groupby(group, sort=False, observed=True).size() if len(dups) else pd.Series(dtype=int)
+    )
     part = part.loc[~dup]
     agg = {"score": ("score", "mean"), "k": ("score", "size")}
     if cluster:
@@ -139,7 +147,7 @@ def _per_item(
         .agg(**agg)
         .reset_index()
     )
-    return out, int(dup.sum())
+    return out, ndup
 
 
 def _one_run_per_arm(part: pd.DataFrame, group: list[str], arm: str) -> None:
@@ -241,35 +249,24 @@ def pair(
         arms["baseline"], on=group + [key], how="outer", suffixes=("_rl", "_b"), indicator=True
     )
     unmatched = merged[merged["_merge"] != "both"]
-    for _, r in unmatched.iterrows():
-        side, suf = ("rl", "_rl") if r["_merge"] == "left_only" else ("baseline", "_b")
-        log.append(
-            {
-                "step": "pair",
-                "source": r.get(f"source{suf}"),
-                "source_row": r.get(f"source_row{suf}"),
-                "benchmark": r.get("benchmark"),
-                "metric": r.get("metric"),
-                "reason": f"item {r[key]!r} appears only in the {side} arm",
-            }
+    for side, suf, flag in (("rl", "_rl", "left_only"), ("baseline", "_b", "right_only")):
+        part = unmatched[unmatched["_merge"] == flag].rename(
+            columns={f"source{suf}": "source", f"source_row{suf}": "source_row"}
         )
+        log.extend(
+            _records(part, lambda r, side=side: f"item {r[key]!r} appears only in the {side} arm")
+        )
+    um_counts = unmatched.groupby(group + ["_merge"], sort=False, observed=True).size()
     both = merged[merged["_merge"] == "both"]
     rows = []
     for gkey, g in both.groupby(group, sort=False, observed=True):
-        gvals = dict(zip(group, gkey if isinstance(gkey, tuple) else (gkey,)))
-        um = unmatched
-        for c, v in gvals.items():
-            um = um[um[c] == v]
+        gk = gkey if isinstance(gkey, tuple) else (gkey,)
+        gvals = dict(zip(group, gk))
         row = _effect(g, m, cluster, level)
         row.update(gvals)
-        row["n_unmatched_rl"] = int((um["_merge"] == "left_only").sum())
-        row["n_unmatched_baseline"] = int((um["_merge"] == "right_only").sum())
-        row["n_duplicates"] = sum(
-            1
-            for rec in log
-            if rec["reason"].startswith("duplicated")
-            and all(rec.get(c) == v for c, v in gvals.items() if c in ("benchmark", "metric"))
-        )
+        row["n_unmatched_rl"] = int(um_counts.get((*gk, "left_only"), 0))
+        row["n_unmatched_baseline"] = int(um_counts.get((*gk, "right_only"), 0))
+        row["n_duplicates"] = int(ndup["rl"].get(gkey, 0)) + int(ndup["baseline"].get(gkey, 0))
         row["rl_model"] = _first(g, "model_rl")
         row["baseline_model"] = _first(g, "model_b")
         row["pair_key"] = key
