@@ -130,7 +130,9 @@ def test_oll_v2_normalisation_kept_apart():
     rawi = raw.set_index("benchmark")
     # team allocation: 3 choices
     s = rawi.loc["leaderboard_musr_team_allocation", "score"]
-    assert norm.loc["leaderboard_musr_team_allocation", "score"] == pytest.approx(max(0, (s - 1 / 3) / (2 / 3)) * 100)
+    assert norm.loc["leaderboard_musr_team_allocation", "score"] == pytest.approx(
+        max(0, (s - 1 / 3) / (2 / 3)) * 100
+    )
     assert norm["se"].isna().all() and (norm["score_scale"] == "percent").all()
     bbh = raw.assign(benchmark="leaderboard_bbh_navigate")
     assert len(rm.drop_log(rm.io.normalize_oll(bbh))) == len(bbh)
