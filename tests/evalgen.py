@@ -406,8 +406,9 @@ def inspect_eval(
         )
     else:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, data in members.items():
-                zf.writestr(name, data)
+            for name, data in members.items():  # fixed timestamps: regenerated files are identical
+                info = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
+                zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
     return path
 
 
