@@ -144,6 +144,17 @@ def test_empty_and_malformed(tmp_path):
         rm.read(tmp_path / "missing.csv")
 
 
+def test_excel_sheet_by_name(tmp_path):
+    p = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(p) as xw:
+        pd.DataFrame({"x": [1]}).to_excel(xw, sheet_name="notes", index=False)
+        WIDE.to_excel(xw, sheet_name="table2", index=False)
+    obs = rm.read(p, sheet="table2", study_id="paper", rl_score="acc_rl", baseline_score="acc_base")
+    assert len(obs) == 3
+    with pytest.raises(ReaderError, match="worksheet"):
+        rm.read(p, sheet="nope", study_id="paper")
+
+
 def test_items_table(tmp_path):
     items = pd.DataFrame(
         {
@@ -169,6 +180,11 @@ def test_writers_neutralise_formulas(tmp_path, ext):
     )
     assert back["note"].tolist() == ["'=cmd|' /C calc'!A0", "'+1", "ok"]
     assert back["acc_rl"].tolist() == WIDE["acc_rl"].tolist()  # numbers untouched
+    p2 = rm.write(pd.DataFrame({"=SUM(A1)": [1]}), tmp_path / f"h{ext}")
+    head = (
+        pd.read_excel(p2) if ext == ".xlsx" else pd.read_csv(p2, sep="\t" if ext == ".tsv" else ",")
+    )
+    assert list(head.columns) == ["'=SUM(A1)"]
 
 
 def test_parquet_and_json_roundtrip_keep_values_and_drop_log(tmp_path):

@@ -230,6 +230,10 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     ["'=1+1", 'ok', "'-2"]
     """
     out = frame.copy()
+    # header cells are cells too
+    out.columns = [
+        "'" + c if isinstance(c, str) and c.startswith(_FORMULA_START) else c for c in out.columns
+    ]
     for col in out.columns:
         s = out[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
@@ -245,6 +249,10 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Object columns holding several Python types (e.g. versions 0 and "2.0") become text."""
     out = frame.copy()
+    # header cells are cells too
+    out.columns = [
+        "'" + c if isinstance(c, str) and c.startswith(_FORMULA_START) else c for c in out.columns
+    ]
     for col in out.columns:
         s = out[col]
         if s.dtype != object:
