@@ -343,7 +343,7 @@ def pass_hat_k(n, c, k):
     return np.where(c < k, 0.0, np.where(c == n, 1.0, np.clip(out, 0.0, 1.0)))
 
 
-def pass_at_k_curve(n, c, ks: Sequence[int] | None = None, *, level: float = 0.95) -> pd.DataFrame:
+def pass_at_k_curve(n, c, ks: Sequence[int] | None = None) -> pd.DataFrame:
     """pass@k and pass^k averaged over problems, with SEs over problems (the problem is the cluster).
 
     Parameters
