@@ -13,7 +13,7 @@ parity, check robustness, and write a report.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets
+from . import datasets, evalstats
 from .datasets.simulate import simulate_sweep
 from .droplog import drop_log
 from .effects import effect_sizes
@@ -31,10 +31,23 @@ from .errors import (
 )
 from .explore import cluster, effect_matrix, pca
 from .interaction import interaction
-from .io.sweeps import read_sweep
+from .io import detect_format, read, read_items, read_sweep, to_contrasts, write
 from .meta import meta_analysis
+from .pairing import pair
 from .regression import adjust_pvalues, regress
 from .stability import location_scale, setting_summary, stability, variance_tests
+
+_LAZY = {"plots": "rlmeta.plots", "report": "rlmeta.report"}
+
+
+def __getattr__(name: str):
+    """Import the heavy sub-packages (matplotlib/seaborn, WeasyPrint) on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(_LAZY[name])
+    raise AttributeError(f"module 'rlmeta' has no attribute {name!r}")
+
 
 try:
     __version__ = version("rlmeta")
@@ -59,6 +72,13 @@ __all__ = [
     "cluster",
     "read_sweep",
     "simulate_sweep",
+    "read",
+    "read_items",
+    "write",
+    "detect_format",
+    "to_contrasts",
+    "pair",
+    "evalstats",
     "RlmetaError",
     "DataError",
     "SchemaError",

@@ -121,6 +121,10 @@ ITEM_COLUMNS: tuple[Column, ...] = (
     Column("score", "num", True, "per-item score (0/1 for correctness)"),
     Column("sample_idx", "num", False, "repeat / epoch index"),
     Column("cluster", "str", False, "cluster key for clustered SEs"),
+    Column("metric", "str", False, "metric name (one item may carry several)"),
+    Column("filter", "str", False, "harness filter / extractor (lm-eval), part of the item key"),
+    Column("arm", "str", False, "'rl' or 'baseline' when the table holds both arms"),
+    Column("study_id", "str", False, "paper-level identifier"),
 )
 
 
