@@ -164,20 +164,17 @@ def _marginal_blocks(res, codes: np.ndarray, rows_by_size) -> list[ClusterBatch]
             n = rows.shape[1]
             theta = np.zeros((len(rows), n, n))
             theta[:, np.arange(n), np.arange(n)] = res.vi[rows]
-            for lvl in range(st.L):
-                c = st.codes[lvl][rows]
-                theta += s2[lvl] * (c[:, :, None] == c[:, None, :])
             if vfull:
-                pos = {}
-                for g, rr in enumerate(rows):
-                    for i, r in enumerate(rr):
-                        pos[int(r)] = (g, i)
+                pos = {int(r): (g, i) for g, rr in enumerate(rows) for i, r in enumerate(rr)}
                 for r, b in vfull.values():
                     if int(r[0]) not in pos:
                         continue
                     g = pos[int(r[0])][0]
                     ii = [pos[int(x)][1] for x in r]
                     theta[g][np.ix_(ii, ii)] = b
+            for lvl in range(st.L):
+                c = st.codes[lvl][rows]
+                theta += s2[lvl] * (c[:, :, None] == c[:, None, :])
             out.append(ClusterBatch(rows, theta, np.linalg.inv(theta)))
     else:
         t2 = res.tau2 if res.random else 0.0
