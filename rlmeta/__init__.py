@@ -32,7 +32,7 @@ from .errors import (
 from .explore import cluster, effect_matrix, pca
 from .interaction import interaction
 from .io.sweeps import read_sweep
-from .meta import meta_analysis
+from .meta import meta_analysis, robust, vcalc
 from .regression import adjust_pvalues, regress
 from .stability import location_scale, setting_summary, stability, variance_tests
 
@@ -59,6 +59,8 @@ __all__ = [
     "cluster",
     "read_sweep",
     "simulate_sweep",
+    "robust",
+    "vcalc",
     "RlmetaError",
     "DataError",
     "SchemaError",

@@ -9,14 +9,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import rlmeta as rm
 from rlmeta.errors import ModelError
 from rlmeta.meta.robust import RobustResult, robust
 from tests._tol import ITERATIVE, close
-from tests.conftest import load_golden
 from tests.test_multilevel import CASES, GOLD, _data, _fit
 
 ROBUST = GOLD["robust"]

@@ -433,7 +433,8 @@ def fit_sigma2(st: Structure, X: np.ndarray, y: np.ndarray, method: str, init: n
         return FitInfo(theta, ev, True, 0, msgs, "none")
     scale = max(float(np.max(theta[free0])) if free0.any() else 0.0, 1e-8)
     converged, it, used = False, 0, "newton-ai"
-    for it in range(1, maxiter + 1):
+    while it < maxiter:
+        it += 1
         theta, ev, status = _newton_step(ev_at, ev, theta, free0, scale, tol, method)
         if status == "converged":
             converged = True

@@ -391,7 +391,7 @@ class MultilevelResult(ResultMixin):
         crit = float(stats.chi2.ppf(lvl, 1))
         ll_hat = self.ev.ll(self.method)
         rows = []
-        for j, name in enumerate(self.level_names):
+        for j in range(len(self.level_names)):
             vc = float(self.sigma2[j])
             if self.sigma2_fixed[j]:
                 rows.append((vc, np.nan, np.nan, False, False))

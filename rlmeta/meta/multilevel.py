@@ -21,7 +21,14 @@ from ..droplog import drop_log
 from ..errors import ConvergenceWarning, DataWarning, ModelError
 from ._mlcore import build_structure, evaluate, fit_sigma2
 from ._mlresult import MultilevelResult
-from .fit import _default_btt, _drop_redundant, _SubsetDesign, default_labels, normalise_level, prepare
+from .fit import (
+    _default_btt,
+    _drop_redundant,
+    _SubsetDesign,
+    default_labels,
+    normalise_level,
+    prepare,
+)
 from .formula import Design
 from .vcalc import as_block_v
 
@@ -54,14 +61,21 @@ def parse_random(random: str | Sequence[str]) -> list[str]:
 def _level_codes(frame: pd.DataFrame, cols: list[str]) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """Nested group codes and labels per level (labels ``a/b`` as metafor)."""
     codes, labels, names = [], [], []
-    lab = None
+    prev = None
+    raw_codes, raw_uniq = [], []
     for j, col in enumerate(cols):
-        raw = frame[col].astype(str).to_numpy().astype(object)
-        lab = raw if lab is None else lab + "/" + raw
-        c, uniq = pd.factorize(lab)
+        rc, ru = pd.factorize(frame[col], sort=False)
+        raw_codes.append(rc)
+        raw_uniq.append(np.asarray(ru, dtype=object))
+        key = rc if prev is None else prev.astype(np.int64) * (len(ru) + 1) + rc
+        c, _ = pd.factorize(key, sort=False)
+        first = np.zeros(c.max() + 1 if len(c) else 0, dtype=np.int64)
+        first[c[::-1]] = np.arange(len(c))[::-1]
+        lab = ["/".join(str(raw_uniq[i][raw_codes[i][r]]) for i in range(j + 1)) for r in first]
         codes.append(c.astype(np.int64))
-        labels.append(np.asarray(uniq, dtype=object))
+        labels.append(np.asarray(lab, dtype=object))
         names.append("/".join(cols[: j + 1]))
+        prev = c
     return codes, labels, names
 
 
@@ -158,6 +172,9 @@ def fit_multilevel(
     >>> res.k == len(eff), len(res.sigma2)
     (True, 2)
     """
+    if control is not None and not isinstance(control, dict):
+        # a rma.uni Control (from meta_analysis): only its iteration limit applies here
+        control = {"maxiter": int(getattr(control, "maxiter", 200))}
     con = dict(control or {})
     unknown = set(con) - {"sigma2_init", "tol", "maxiter", "ci_tol"}
     if unknown:

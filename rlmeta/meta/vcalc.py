@@ -184,7 +184,7 @@ def vcalc(
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     index, blocks, bad = [], [], []
     sd = np.sqrt(v)
-    for g, rows in enumerate(np.split(order, bounds)):
+    for rows in np.split(order, bounds):
         if len(rows) == 0:
             continue
         s = sd[rows]
