@@ -240,3 +240,52 @@ def test_boundary_reported(fits):
     res = fits["g2_single_3level"]
     assert res.sigma2[1] == 0
     assert any("boundary" in w for w in res.warnings)
+
+
+def test_v_only_model_is_gls():
+    """random=None with V: the equal-effects model with known V (generalised least squares)."""
+    d = _data("g3_small")
+    V = vcalc(d, cluster="comp_id", obs="es", rho=0.6)
+    res = rm.meta_analysis(d, vi=None, random=None, V=V, mods="~ x1")
+    Vi = np.linalg.inv(V.to_dense())
+    X = np.column_stack([np.ones(len(d)), d["x1"]])
+    vb = np.linalg.inv(X.T @ Vi @ X)
+    b = vb @ X.T @ Vi @ d["yi"].to_numpy()
+    close(res.to_frame()["estimate"], b, CLOSED)
+    close(res.to_frame()["se"], np.sqrt(np.diag(vb)), CLOSED)
+    r = d["yi"].to_numpy() - X @ b
+    close(res.q, r @ Vi @ r, CLOSED)
+    assert len(res.sigma2) == 0 and "none" in res.summary()
+
+
+def test_v_per_cluster_through_meta_analysis():
+    d = _data("g3_small")
+    Vb = vcalc(d, cluster="comp_id", obs="es", rho=0.6)
+    blocks = [b for b in Vb.blocks]  # in order of first appearance of comp_id
+    res = rm.meta_analysis(d, random="study/comp", V=blocks, cluster="comp_id")
+    ref = fit_multilevel(d, random="study/comp", V=Vb)
+    close(res.sigma2, ref.sigma2, 1e-10)
+    with pytest.raises(ModelError, match="cluster="):
+        rm.meta_analysis(d, random="study/comp", V=blocks)
+
+
+@pytest.mark.parametrize("c", [0.5, 3.0])
+def test_scale_and_shift_equivariance(c):
+    """Scaling y and V by c and c² scales beta by c and sigma2 by c²; a shift moves the intercept."""
+    d = _data("g3_med")
+    res = fit_multilevel(d, random="study/comp", mods="~ x1")
+    d2 = d.assign(yi=c * d["yi"] + 1.0, vi=c * c * d["vi"])
+    res2 = fit_multilevel(d2, random="study/comp", mods="~ x1")
+    close(res2.sigma2, c * c * res.sigma2, 1e-7)
+    b, b2 = res.to_frame()["estimate"].to_numpy(), res2.to_frame()["estimate"].to_numpy()
+    close(b2, [c * b[0] + 1.0, c * b[1]], 1e-7)
+    close(res2.to_frame()["stat"].iloc[1], res.to_frame()["stat"].iloc[1], 1e-6)
+
+
+def test_sign_flip_and_duplicated_blocks_converge():
+    d = _data("g4")
+    res = fit_multilevel(d, random="study/comp/es")
+    flip = fit_multilevel(d.assign(yi=-d["yi"]), random="study/comp/es")
+    close(flip.sigma2, res.sigma2, 1e-7)
+    close(flip.to_frame()["estimate"], -res.to_frame()["estimate"], 1e-7)
+    assert res.converged and flip.converged

@@ -170,7 +170,8 @@ def build_structure(
     pos = np.empty(k, dtype=np.int64)
     pos[order] = np.arange(k) - np.repeat(starts, sizes)
     batches = []
-    bmap = {}
+    batch_of = np.zeros(nunits, dtype=np.int64)
+    index_in = np.zeros(nunits, dtype=np.int64)
     for n in np.unique(sizes):
         units = np.flatnonzero(sizes == n)
         rows = order[(starts[units][:, None] + np.arange(n)[None, :])]
@@ -179,14 +180,13 @@ def build_structure(
         same = [
             (codes[lvl][rows][:, :, None] == codes[lvl][rows][:, None, :]).astype(float) for lvl in range(R, L)
         ]
+        batch_of[units] = len(batches)
+        index_in[units] = np.arange(len(units))
         batches.append(Batch(int(n), units, rows, V, same))
-        for i, u in enumerate(units):
-            bmap[int(u)] = (len(batches) - 1, i)
     for r, B in blocks:
-        u = int(unit_of[r[0]])
-        bi, gi = bmap[u]
+        u = unit_of[r[0]]
         p_ = pos[r]
-        batches[bi].V[gi][np.ix_(p_, p_)] = B
+        batches[batch_of[u]].V[index_in[u]][np.ix_(p_, p_)] = B
     return Structure(
         k=k, L=L, R=R, codes=codes, ngroups=ngroups, parent=parent, unit_of=unit_of, nunits=nunits,
         unit_anc=unit_anc, agg=agg, lev=lev, group_unit=group_unit, batches=batches,
@@ -273,12 +273,10 @@ class Factor:
         """``M^-1 A`` for ``A`` of shape ``(k, m)``."""
         st = self.st
         A = np.asarray(A, float)
-        out = np.empty_like(A)
-        for b, inv in zip(st.batches, self.inv):
-            if b.n == 1:
-                out[b.rows[:, 0]] = A[b.rows[:, 0]] * inv[:, 0, :]
-            else:
-                out[b.rows] = np.einsum("gij,gjm->gim", inv, A[b.rows])
+        if st.unit_mat is None:  # every unit is one effect: M_u^-1 A_u is a row scaling
+            out = A * self.w[:, None]
+        else:
+            out = self._solve_units(A)
         if st.R == 0:
             return out
         t_unit = _unit_sum(st, self.w[:, None] * A)
@@ -289,6 +287,16 @@ class Factor:
             delta += self.delta_coef[lvl][:, None] * tt[st.unit_anc[lvl]]
             child = tt / self.d[lvl][:, None]
         out -= self.w[:, None] * delta[st.unit_of]
+        return out
+
+    def _solve_units(self, A: np.ndarray) -> np.ndarray:
+        st = self.st
+        out = np.empty_like(A)
+        for b, inv in zip(st.batches, self.inv):
+            if b.n == 1:
+                out[b.rows[:, 0]] = A[b.rows[:, 0]] * inv[:, 0, :]
+            else:
+                out[b.rows] = np.einsum("gij,gjm->gim", inv, A[b.rows])
         return out
 
     def group_quad(self, lvl: int) -> np.ndarray:

@@ -503,7 +503,7 @@ class MultilevelResult(ResultMixin):
             c = self.confint()
             vc["ci_low"] = [fmt_num(v, digits) for v in c["ci_low"]]
             vc["ci_high"] = [fmt_num(v, digits) for v in c["ci_high"]]
-        lines.append(vc.to_string(index=False))
+        lines.append(vc.to_string(index=False) if len(vc) else "(none: equal-effects model with the known V)")
         lines.append("")
         if np.isfinite(self.trP):
             per = ", ".join(f"{n}: {v:.2f}%" for n, v in self.i2_levels.items())

@@ -62,16 +62,14 @@ def _level_codes(frame: pd.DataFrame, cols: list[str]) -> tuple[list[np.ndarray]
     """Nested group codes and labels per level (labels ``a/b`` as metafor)."""
     codes, labels, names = [], [], []
     prev = None
-    raw_codes, raw_uniq = [], []
     for j, col in enumerate(cols):
         rc, ru = pd.factorize(frame[col], sort=False)
-        raw_codes.append(rc)
-        raw_uniq.append(np.asarray(ru, dtype=object))
-        key = rc if prev is None else prev.astype(np.int64) * (len(ru) + 1) + rc
+        key = rc if prev is None else codes[-1].astype(np.int64) * (len(ru) + 1) + rc
         c, _ = pd.factorize(key, sort=False)
         first = np.zeros(c.max() + 1 if len(c) else 0, dtype=np.int64)
         first[c[::-1]] = np.arange(len(c))[::-1]
-        lab = ["/".join(str(raw_uniq[i][raw_codes[i][r]]) for i in range(j + 1)) for r in first]
+        own = np.array([str(v) for v in ru], dtype=object)[rc[first]]
+        lab = own if prev is None else labels[-1][codes[-1][first]] + "/" + own
         codes.append(c.astype(np.int64))
         labels.append(np.asarray(lab, dtype=object))
         names.append("/".join(cols[: j + 1]))
@@ -230,7 +228,7 @@ def fit_multilevel(
         Vb = Vb.subset(kept)
         dv = Vb.diagonal()
         if not np.allclose(dv, v, rtol=1e-10, atol=0):
-            raise ModelError("the diagonal of V differs from the vi column; pass matching vi (or drop vi)")
+            raise ModelError("the diagonal of V differs from the vi column; pass vi=None to use the diagonal of V")
         if not np.all(np.isfinite(dv)):
             raise ModelError("V has missing values in rows that are kept")
 

@@ -196,7 +196,8 @@ def vcalc(
         index.append(rows)
         blocks.append(B)
         if checkpd and len(rows) > 1 and np.all(np.isfinite(B)) and np.linalg.eigvalsh(B).min() <= 0:
-            bad.append(uniq[codes[rows[0]]])
+            lab = uniq[codes[rows[0]]]
+            bad.append(lab.item() if isinstance(lab, np.generic) else lab)
     if bad:
         warnings.warn(f"vcalc: the var-cov matrix is not positive definite in cluster(s) {bad[:8]}", DataWarning,
                       stacklevel=2)
