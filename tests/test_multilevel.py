@@ -289,3 +289,16 @@ def test_sign_flip_and_duplicated_blocks_converge():
     close(flip.sigma2, res.sigma2, 1e-7)
     close(flip.to_frame()["estimate"], -res.to_frame()["estimate"], 1e-7)
     assert res.converged and flip.converged
+
+
+def test_anova_lrt_against_metafor_loglik(fits):
+    """LRT for the comparison-level component: REML fits with sigma2 fixed to 0."""
+    full = fits["konst_reml_z"]
+    red = fit_multilevel(_data("konst"), random="district/school", sigma2=[None, 0.0])
+    a = full.anova(red)
+    assert a.df == 1 and a.lrt > 0
+    close(a.table.loc["full", "loglik"], CASES["konst_reml_z"]["fit_REML"][0], ITERATIVE)
+    two = fits["konst_2level"]  # rma.mv with ~ 1 | district only: the same likelihood as sigma2_school = 0
+    close(red.sigma2[0], two.sigma2[0], 1e-7)
+    with pytest.raises(ModelError, match="same method"):
+        full.anova(fits["konst_ml_z"])

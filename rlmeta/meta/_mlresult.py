@@ -14,7 +14,7 @@ from ..errors import ModelError
 from ._mlcore import FitInfo, Structure, fit_sigma2, level_stats
 from ._zeroin import R_UNIROOT_TOL, zeroin
 from .formula import Design
-from .results import WaldTest
+from .results import AnovaResult, WaldTest
 
 __all__ = ["MultilevelResult"]
 
@@ -433,6 +433,31 @@ class MultilevelResult(ResultMixin):
         from .robust import robust
 
         return robust(self, cluster=cluster, adjust=adjust, **kwargs)
+
+    # ------------------------------------------------------------------ model comparison
+    def anova(self, reduced: MultilevelResult) -> AnovaResult:
+        """Likelihood-ratio test of this model against a nested ``reduced`` one (metafor's
+        ``anova(full, reduced)``): both ML fits, or REML fits with the same fixed effects
+        (e.g. a variance component fixed to 0 with ``sigma2=[..., 0]``).
+
+        The p-value is the naive chi-square one; for a variance component tested at the
+        boundary it is conservative (a 50:50 mixture would halve it).
+        """
+        if reduced.method != self.method or self.k != reduced.k or not np.allclose(self.yi, reduced.yi):
+            raise ModelError("anova(): both models must be fitted by the same method to the same effects")
+        full, red = (self, reduced) if self.parms >= reduced.parms else (reduced, self)
+        if self.method == "REML" and (full.terms != red.terms or not np.allclose(full.X, red.X)):
+            raise ModelError("LRTs of REML fits need identical fixed effects; refit both with method='ML'")
+        ff, fr = full.fit_stats(), red.fit_stats()
+        lrt = max(0.0, 2 * (ff["loglik"] - fr["loglik"]))
+        df = full.parms - red.parms
+        pval = float(stats.chi2.sf(lrt, df)) if df > 0 else np.nan
+        table = pd.DataFrame({
+            "df": [full.parms, red.parms], "aic": [ff["aic"], fr["aic"]], "bic": [ff["bic"], fr["bic"]],
+            "aicc": [ff["aicc"], fr["aicc"]], "loglik": [ff["loglik"], fr["loglik"]], "lrt": [lrt, np.nan],
+            "pval": [pval, np.nan], "qe": [full.q, red.q],
+        }, index=["full", "reduced"])
+        return AnovaResult(table, lrt, df, pval, None)
 
     # ------------------------------------------------------------------ output
     def to_dict(self, *, ci: bool = True) -> dict:
