@@ -302,3 +302,25 @@ def test_anova_lrt_against_metafor_loglik(fits):
     close(red.sigma2[0], two.sigma2[0], 1e-7)
     with pytest.raises(ModelError, match="same method"):
         full.anova(fits["konst_ml_z"])
+
+
+def test_optimizer_fallback_and_starting_values():
+    d = _data("g4")
+    ref = fit_multilevel(d, random="study/comp/es")
+    slow = fit_multilevel(d, random="study/comp/es", control={"maxiter": 1})  # forces the L-BFGS-B fallback
+    assert slow.converged and slow.fitinfo.optimizer == "l-bfgs-b"
+    close(slow.sigma2, ref.sigma2, 1e-7)
+    for init in ([1.0, 1.0, 1.0], [1e-6, 1e-6, 1e-6]):
+        close(fit_multilevel(d, random="study/comp/es", control={"sigma2_init": init}).sigma2, ref.sigma2, 1e-7)
+    with pytest.raises(ModelError, match="control"):
+        fit_multilevel(d, random="study", control={"bogus": 1})
+
+
+def test_json_and_html(fits):
+    import json
+
+    res = fits["konst_year_reml"]
+    d = json.loads(res.to_json())
+    assert d["qm_df"] == 1 and "pi" not in d and len(d["sigma2_ci"]) == 2
+    assert len(res.ranef()["district"]) == 11
+    assert "Test of Moderators" in res.summary(ci=True)
