@@ -93,7 +93,7 @@ class RobustResult(ResultMixin):
         if self.weights == "CE":
             lines.append(f"Working weights: correlated effects (rho = {self.rho:g}), tau^2 = {fmt_num(self.tau2_ce, digits)}")
         w = self.wald
-        if w.get("hypotheses"):
+        if w.get("hypotheses") and len(self.table) > 1:  # no moderator test for an intercept-only model
             lines.append("")
             lines.append(f"Test of Moderators (coefficient(s) {', '.join(w['hypotheses'])}):")
             lines.append(f"F(df1 = {w['df1']}, df2 = {w['df2']:.2f}) = {w['stat']:.4f}, p-val = {fmt_p(w['pval'])}"

@@ -3,7 +3,8 @@
 # Run from the repository root (Debian packages r-cran-metafor, r-cran-clubsandwich,
 # r-cran-robumeta, r-cran-jsonlite):
 #   Rscript tests/reference/make_golden_mv.R
-# Writes tests/reference/golden_rma_mv.json.  The test suite only reads the JSON.
+# Writes tests/reference/golden_rma_mv.json (about 5 minutes: the k ~ 800 rma.mv fits and the
+# profile-likelihood CIs dominate).  The test suite only reads the JSON.
 #
 # Every input dataset is written into the JSON next to the expected values.  metafor is
 # run with its default settings (what a metafor user sees); profile-likelihood CIs are
