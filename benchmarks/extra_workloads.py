@@ -9,4 +9,8 @@ from .runner import Workload
 
 
 def workloads(quick: bool = False) -> list[Workload]:
-    return []
+    out: list[Workload] = []
+    from . import multilevel_workloads  # multilevel models and cluster-robust inference
+
+    out.extend(multilevel_workloads.workloads(quick))
+    return out

@@ -32,7 +32,7 @@ from .errors import (
 from .explore import cluster, effect_matrix, pca
 from .interaction import interaction
 from .io import detect_format, read, read_items, read_sweep, to_contrasts, write
-from .meta import meta_analysis
+from .meta import meta_analysis, robust, vcalc
 from .pairing import pair
 from .regression import adjust_pvalues, regress
 from .stability import location_scale, setting_summary, stability, variance_tests
@@ -79,6 +79,8 @@ __all__ = [
     "to_contrasts",
     "pair",
     "evalstats",
+    "robust",
+    "vcalc",
     "RlmetaError",
     "DataError",
     "SchemaError",
