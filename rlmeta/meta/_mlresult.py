@@ -321,6 +321,32 @@ class MultilevelResult(ResultMixin):
         pr = self.predict()
         return [float(pr["pi_low"].iloc[0]), float(pr["pi_high"].iloc[0])]
 
+    def weights_percent(self, type: str = "rowsum") -> np.ndarray:
+        """Weights of the effects in percent.
+
+        ``"rowsum"`` (default): the share each effect contributes to the pooled estimate,
+        the row sums of ``W = M^-1`` (the inverse marginal covariance), normalised.  This
+        is what a forest plot of a multilevel model should show (effects in a large
+        cluster share its weight; see metafor issue #52).  ``"diagonal"``: ``diag(W)``,
+        metafor's ``weights()`` default.  Computed in O(k) through the nested factorisation.
+        """
+        if type == "rowsum":
+            w = self.ev.factor.solve(np.ones((self.k, 1)))[:, 0]
+        elif type == "diagonal":
+            k = self.k
+            w = np.empty(k)
+            # diag(M^-1) column by column would be O(k^2); per-cluster blocks are small, so
+            # solve against unit vectors in chunks (still exact).
+            step = 2048
+            for start in range(0, k, step):
+                stop = min(start + step, k)
+                E = np.zeros((k, stop - start))
+                E[np.arange(start, stop), np.arange(stop - start)] = 1.0
+                w[start:stop] = np.einsum("ij,ij->j", E, self.ev.factor.solve(E))
+        else:
+            raise ModelError(f"type must be 'rowsum' or 'diagonal', got {type!r}")
+        return 100 * w / w.sum()
+
     def fitted(self) -> np.ndarray:
         """Fitted values ``X @ beta`` (the fixed part)."""
         return self.X @ self.ev.beta
