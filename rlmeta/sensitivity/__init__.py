@@ -1,0 +1,27 @@
+"""Robustness of a meta-analysis: leave-one-out, cumulative, influence, GOSH,
+permutation tests, estimator sweeps, specification curves and hyper-parameter sweeps.
+
+Every refit goes through the batched engine (:func:`rlmeta.meta.fit_batch` via
+:meth:`rlmeta.meta.MetaResult.refit`); large sweeps run in chunks, locally or on
+Dask, with per-chunk seeds that make results independent of the engine.
+"""
+
+from .gosh import GoshResult, gosh
+from .influence import BaujatResult, InfluenceResult, baujat, influence
+from .loo import CumulativeResult, LeaveOneOutResult, cumulative, leave_one_out
+from .permutation import PermutationResult, permutation_test
+
+__all__ = [
+    "leave_one_out",
+    "cumulative",
+    "influence",
+    "baujat",
+    "gosh",
+    "permutation_test",
+    "LeaveOneOutResult",
+    "CumulativeResult",
+    "InfluenceResult",
+    "BaujatResult",
+    "GoshResult",
+    "PermutationResult",
+]
