@@ -10,6 +10,15 @@ from .gosh import GoshResult, gosh
 from .influence import BaujatResult, InfluenceResult, baujat, influence
 from .loo import CumulativeResult, LeaveOneOutResult, cumulative, leave_one_out
 from .permutation import PermutationResult, permutation_test
+from .speccurve import CurveNullTest, SpecCurveResult, specification_curve
+from .sweeps import (
+    EstimatorSweepResult,
+    HyperparameterSweepResult,
+    PooledGroupsResult,
+    estimator_sweep,
+    hyperparameter_sweep,
+    pool_groups,
+)
 
 __all__ = [
     "leave_one_out",
@@ -18,10 +27,19 @@ __all__ = [
     "baujat",
     "gosh",
     "permutation_test",
+    "specification_curve",
+    "estimator_sweep",
+    "pool_groups",
+    "hyperparameter_sweep",
     "LeaveOneOutResult",
     "CumulativeResult",
     "InfluenceResult",
     "BaujatResult",
     "GoshResult",
     "PermutationResult",
+    "SpecCurveResult",
+    "CurveNullTest",
+    "EstimatorSweepResult",
+    "PooledGroupsResult",
+    "HyperparameterSweepResult",
 ]

@@ -245,32 +245,55 @@ def refit_stats(
     m = np.ones((B, k), bool) if mask is None else np.broadcast_to(np.asarray(mask, bool), (B, k))
     Xd = res.X if X is None else np.asarray(X, float)
     yy = np.broadcast_to(res.yi if y is None else np.asarray(y, float), (B, k))
-    vv = None if v is None else np.broadcast_to(np.asarray(v, float), (B, k))
-    with np.errstate(all="ignore"):
-        fit = res.refit(y=yy, v=vv, X=Xd, mask=m, method=meth, test=tst, tau2=tau2)
-        out = summarise_fit(fit, bt, res.level)
+    vv = np.broadcast_to(res.vi if v is None else np.asarray(v, float), (B, k))
     kk = m.sum(-1)
     p = Xd.shape[-1]
     tau_fixed = res.tau2_fixed if tau2 == "same" else tau2 is not None
+    t2 = res.tau2_fixed_value if tau2 == "same" else tau2
     estimating = meth not in FIXED_METHODS and not tau_fixed
     ok = (kk >= p + (1 if estimating else 0)) | ((kk == 1) & (p == 1))
     ok &= kk >= 1
     if p > 1 or (Xd.ndim == 3):
         ok &= design_ok(Xd, m, evtol=res.control.evtol)
-    # k = 1 is tested with z (as metafor)
-    single = np.flatnonzero(ok & (kk == 1))
-    if single.size and tst != "z":
-        with np.errstate(all="ignore"):
-            fz = res.refit(
-                y=yy[single], v=None if vv is None else vv[single], X=Xd if Xd.ndim == 2 else Xd[single],
-                mask=m[single], method=meth, test="z", tau2=tau2,
-            )
-            out.put(single, summarise_fit(fz, bt, res.level))
-    bad = ~ok
-    if bad.any():
-        for f in ("beta", "se", "stat", "pval", "ci_low", "ci_high", "vb", "tau2", "q", "q_pval", "i2", "h2",
-                  "qm", "qm_pval", "s2w", "ddf"):
-            arr = getattr(out, f)
-            arr[bad] = np.nan
-        out.valid[bad] = False
+    out = _empty_stats(B, p)
+    out.k[:] = kk
+    # k = 1 is tested with z (as metafor); rows that cannot be fitted stay NaN
+    for rows, tt in ((np.flatnonzero(ok & ((kk > 1) | (tst == "z"))), tst),
+                     (np.flatnonzero(ok & (kk == 1)) if tst != "z" else np.array([], int), "z")):
+        if rows.size:
+            st = _fit_rows(res, yy[rows], vv[rows], Xd if Xd.ndim == 2 else Xd[rows], m[rows], meth, tt, t2, bt)
+            out.put(rows, st)
     return out
+
+
+def _empty_stats(B: int, p: int) -> BatchStats:
+    nan = np.full(B, np.nan)
+    nanp = np.full((B, p), np.nan)
+    return BatchStats(
+        k=np.zeros(B, int), beta=nanp.copy(), se=nanp.copy(), stat=nanp.copy(), pval=nanp.copy(),
+        ci_low=nanp.copy(), ci_high=nanp.copy(), vb=np.full((B, p, p), np.nan), tau2=nan.copy(), q=nan.copy(),
+        q_pval=nan.copy(), i2=nan.copy(), h2=nan.copy(), qm=nan.copy(), qm_pval=nan.copy(), s2w=nan.copy(),
+        ddf=nan.copy(), converged=np.zeros(B, bool), valid=np.zeros(B, bool),
+    )
+
+
+def _fit_rows(spec: ModelSpec, y, v, X, m, method, test, tau2, btt) -> BatchStats:
+    """Fit rows that can be fitted; excluded entries are first packed away (fewer columns)."""
+    k = m.shape[1]
+    kmax = int(m.sum(1).max())
+    w = spec.weights
+    if kmax < k:
+        order = np.argsort(~m, axis=1, kind="stable")[:, :kmax]
+        y = np.take_along_axis(y, order, 1)
+        v = np.take_along_axis(v, order, 1)
+        m = np.take_along_axis(m, order, 1)
+        if X.ndim == 2:
+            X = np.ones((kmax, 1)) if (X.shape[1] == 1 and np.all(X == 1)) else X[order]
+        else:
+            X = np.take_along_axis(X, order[..., None], 1)
+        w = None if w is None else w[order]
+    with np.errstate(all="ignore"):
+        fit = fit_batch(y, v, X, mask=m, method=method, test=test, level=spec.level, tau2=tau2, weights=w,
+                        control=spec.control)
+        st = summarise_fit(fit, btt, spec.level)
+    return st
