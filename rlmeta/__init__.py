@@ -13,7 +13,8 @@ parity, check robustness, and write a report.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets
+from . import bias, datasets, sensitivity
+from .bias import egger_test, fail_safe_n, funnel_data, pet_peese, rank_test, trim_and_fill
 from .droplog import drop_log
 from .effects import effect_sizes
 from .errors import (
@@ -29,6 +30,18 @@ from .errors import (
     SchemaError,
 )
 from .meta import meta_analysis
+from .sensitivity import (
+    baujat,
+    cumulative,
+    estimator_sweep,
+    gosh,
+    hyperparameter_sweep,
+    influence,
+    leave_one_out,
+    permutation_test,
+    pool_groups,
+    specification_curve,
+)
 
 try:
     __version__ = version("rlmeta")
@@ -41,6 +54,26 @@ __all__ = [
     "drop_log",
     "effect_sizes",
     "meta_analysis",
+    # robustness (rlmeta.sensitivity)
+    "sensitivity",
+    "leave_one_out",
+    "cumulative",
+    "influence",
+    "baujat",
+    "gosh",
+    "permutation_test",
+    "estimator_sweep",
+    "specification_curve",
+    "hyperparameter_sweep",
+    "pool_groups",
+    # small-study effects (rlmeta.bias)
+    "bias",
+    "funnel_data",
+    "egger_test",
+    "rank_test",
+    "trim_and_fill",
+    "pet_peese",
+    "fail_safe_n",
     "RlmetaError",
     "DataError",
     "SchemaError",

@@ -152,7 +152,7 @@ def leave_one_out(res: MetaResult, cluster: str | np.ndarray | None = None) -> L
     >>> res = rm.meta_analysis(eff)
     >>> loo = rm.leave_one_out(res, cluster="study_id")
     >>> len(loo.to_frame()), list(loo.to_frame().columns[:4])
-    (12, ['left_out', 'k', 'estimate', 'se'])
+    (11, ['left_out', 'k', 'estimate', 'se'])
     """
     res = require_result(res, "leave_one_out")
     require_intercept_only(res, "leave_one_out")
