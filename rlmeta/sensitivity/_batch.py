@@ -9,6 +9,8 @@ and applies the rules metafor applies to each single fit:
 
 * a subset with one effect is tested with ``z`` (metafor: "Setting argument
   test="z" since k=1"), so those rows are refitted with ``test="z"``;
+* a fit whose tau² iteration does not converge is NaN (metafor stops with an
+  error, so its loops record NA);
 * a subset with more parameters than effects (``p + 1 > k`` when tau² is
   estimated, except ``k = p = 1``) or a rank-deficient design cannot be fitted
   (metafor's ``try`` fails or drops coefficients), so its row is NaN.
@@ -212,6 +214,7 @@ def refit_stats(
     test: str | None = None,
     tau2="same",
     btt: list[int] | None = None,
+    keep_nonconverged: bool = False,
 ) -> BatchStats:
     """Refit ``res`` on a batch of variants and summarise each fit as metafor would.
 
@@ -226,6 +229,9 @@ def refit_stats(
         Override the model's estimator, test or fixed tau² (default: the model's).
     btt
         Coefficients of the omnibus test (default: the model's).
+    keep_nonconverged
+        Keep the numbers of fits whose tau² iteration did not converge (default:
+        NaN and ``valid = False``, as metafor, whose refit stops with an error).
 
     Returns
     -------
@@ -262,8 +268,22 @@ def refit_stats(
                      (np.flatnonzero(ok & (kk == 1)) if tst != "z" else np.array([], int), "z")):
         if rows.size:
             st = _fit_rows(res, yy[rows], vv[rows], Xd if Xd.ndim == 2 else Xd[rows], m[rows], meth, tt, t2, bt)
+            if not keep_nonconverged:
+                # metafor stops with an error when tau² does not converge: the refit is NA
+                _blank(st, ~st.converged)
             out.put(rows, st)
     return out
+
+
+_ARRAYS = ("beta", "se", "stat", "pval", "ci_low", "ci_high", "vb", "tau2", "q", "q_pval", "i2", "h2", "qm",
+           "qm_pval", "s2w", "ddf")
+
+
+def _blank(st: BatchStats, rows: np.ndarray) -> None:
+    if rows.any():
+        for f in _ARRAYS:
+            getattr(st, f)[rows] = np.nan
+        st.valid[rows] = False
 
 
 def _empty_stats(B: int, p: int) -> BatchStats:

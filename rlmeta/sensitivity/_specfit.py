@@ -123,8 +123,9 @@ def fit_group(shared: dict, task: tuple) -> dict:
             out["pval"][:, r, d] = st.pval[:, 0]
             out["tau2"][:, r, d] = st.tau2
             out["i2"][:, r, d] = st.i2
-            out["status"][:, r, d] = np.where(ok, np.where(st.converged, "ok", "not converged"),
-                                              f"too few effects (k < {min_k})")
+            few = ~(enough & (kk >= min_k))
+            out["status"][:, r, d] = np.where(few, f"too few effects (k < {min_k})", np.where(
+                st.valid, "ok", np.where(st.converged, "could not be fitted", "tau2 did not converge")))
             bad = ~ok
             for c in ("estimate", "se", "ci_low", "ci_high", "pval", "tau2", "i2"):
                 out[c][bad, r, d] = np.nan
