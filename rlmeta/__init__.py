@@ -14,7 +14,15 @@ parity, check robustness, and write a report.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import bias, datasets, sensitivity
-from .bias import egger_test, fail_safe_n, funnel_data, pet_peese, rank_test, trim_and_fill
+from .bias import (
+    egger_test,
+    fail_safe_n,
+    funnel_data,
+    pet_peese,
+    rank_test,
+    selection_model,
+    trim_and_fill,
+)
 from .droplog import drop_log
 from .effects import effect_sizes
 from .errors import (
@@ -74,6 +82,7 @@ __all__ = [
     "trim_and_fill",
     "pet_peese",
     "fail_safe_n",
+    "selection_model",
     "RlmetaError",
     "DataError",
     "SchemaError",

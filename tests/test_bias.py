@@ -158,3 +158,45 @@ def test_errors():
         fail_safe_n([1, 2])
     eg = egger_test(res)  # meta-regression: no limit estimate
     assert np.isnan(eg.limit_estimate)
+
+
+def _sid(c):
+    return f"{c['dataset']}-{c['method']}-{c['steps']}-{c['alternative']}" + ("-mods" if c.get("mods") else "")
+
+
+@pytest.mark.parametrize("case", GOLD["selmodel"], ids=_sid)
+def test_selmodel_stepfun(case):
+    from rlmeta.bias import selection_model
+
+    res = rm.meta_analysis(data(case["dataset"]), method=case["method"], mods=case.get("mods") or None)
+    sm = selection_model(res, steps=case["steps"], alternative=case["alternative"])
+    assert sm.converged
+    # same maximum: metafor's optimiser stops at reltol 1e-8, ours reaches an equal or higher log-likelihood
+    assert sm.loglik >= case["ll"] - 1e-9
+    close(sm.loglik, case["ll"], 1e-8, what="ll")
+    close(sm.loglik0, case["ll0"], 1e-8, what="ll0")
+    close(sm.lrt, case["LRT"], 1e-6, atol=1e-7, what="LRT")
+    close(sm.lrt_pval, case["LRTp"], 1e-6, what="LRT p")
+    opt = 1e-4  # parameters: limited by metafor's optimiser precision
+    close(sm.coefficients["estimate"], case["beta"], opt, what="beta")
+    close(sm.coefficients["se"], case["se"], opt, what="se")
+    close(sm.coefficients["pval"], case["pval"], 5 * opt, atol=1e-10, what="pval")
+    close(sm.tau2, case["tau2"], opt, atol=1e-10, what="tau2")
+    if case["se_tau2"] is not None:
+        close(sm.se_tau2, case["se_tau2"], opt, what="se tau2")
+    close(sm.delta["delta"], case["delta"], opt, what="delta")
+    close(sm.delta["se"].iloc[1:], case["se_delta"][1:], opt, what="se delta")
+    assert sm.delta["k"].tolist() == list(np.atleast_1d(case["ptable"]))
+    if case.get("mods"):
+        close(sm.qm, case["QM"], opt, what="QM")
+
+
+def test_selmodel_published_bcg():
+    # meta_anchors C7: -0.6206 (SE 0.2613), tau2 0.2912, delta2 0.6355, LRT 0.2425, p = 0.6224
+    from rlmeta.bias import selection_model
+
+    sm = selection_model(rm.meta_analysis(data("bcg")), steps=0.025, alternative="less")
+    t = sm.coefficients.iloc[0]
+    assert (round(t["estimate"], 4), round(t["se"], 4), round(sm.tau2, 4)) == (-0.6206, 0.2613, 0.2912)
+    assert (round(sm.delta["delta"].iloc[1], 4), round(sm.lrt, 4), round(sm.lrt_pval, 4)) == (0.6355, 0.2425, 0.6224)
+    assert "selection model" in sm.summary() and sm.to_json()

@@ -1,5 +1,6 @@
 """Small-study effects and publication bias: funnel data, Egger-type regression tests,
-the rank correlation test, trim-and-fill, PET-PEESE and fail-safe N.
+the rank correlation test, trim-and-fill, PET-PEESE, fail-safe N and step-function
+selection models (3PSM).
 
 Each function matches the metafor 3.8.1 function named in its docstring
 (``tests/reference/make_golden_sens.R``) unless stated otherwise.
@@ -18,6 +19,7 @@ from .failsafe import FailSafeResult, fail_safe_n
 from .funnel import FunnelData, funnel_data
 from .rank import RankTestResult, rank_test
 from .regression import EggerResult, PetPeeseResult, egger_test, pet_peese
+from .selection import SelectionModelResult, selection_model
 from .trimfill import TrimFillResult, trim_and_fill
 
 __all__ = [
@@ -27,10 +29,12 @@ __all__ = [
     "trim_and_fill",
     "pet_peese",
     "fail_safe_n",
+    "selection_model",
     "FunnelData",
     "EggerResult",
     "RankTestResult",
     "TrimFillResult",
     "PetPeeseResult",
     "FailSafeResult",
+    "SelectionModelResult",
 ]

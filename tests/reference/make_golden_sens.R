@@ -27,9 +27,10 @@ num <- function(x) { x <- as.numeric(x); x[!is.finite(x)] <- NA; x }
 # ------------------------------------------------------------------ data
 bcg <- escalc("RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
 egg <- escalc("OR", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = dat.egger2001)
-gen <- function(k, tau2, seed, round_y = NULL, ties_x = FALSE) {
+gen <- function(k, tau2, seed, round_y = NULL, ties_x = FALSE, round_v = NULL) {
   set.seed(seed)
   vi <- runif(k, 0.01, 0.25)
+  if (!is.null(round_v)) vi <- round(vi, round_v)
   x1 <- round(rnorm(k), 3)
   yi <- rnorm(k, 0.2 + 0.3 * x1, sqrt(vi + tau2))
   if (!is.null(round_y)) yi <- round(yi, round_y)
@@ -46,7 +47,7 @@ datasets <- list(
                      g = rep(c("a", "b"), length.out = 16), w = 1, cl = rep(1:8, each = 2)),
   gen10 = gen(10, 0.1, 11),
   gen25 = gen(25, 0.05, 12),
-  gen_ties = gen(20, 0.1, 13, round_y = 1),
+  gen_ties = gen(20, 0.1, 13, round_y = 1, round_v = 2),
   gen60 = gen(60, 0.08, 14),
   gen8 = gen(8, 0.05, 15),
   gen7 = gen(7, 0.05, 16),
@@ -247,7 +248,30 @@ for (cs in gosh_cases) {
                                beta = lapply(g$res[, -(1:5), drop = FALSE], num))
 }
 
+# ------------------------------------------------------------------ selmodel (step function)
+sm <- list()
+sel_cases <- list(
+  list(dataset = "bcg", method = "REML", mods = NULL, py = NULL, steps = 0.025, alternative = "less"),
+  list(dataset = "bcg", method = "ML", mods = NULL, py = NULL, steps = c(0.05, 0.5), alternative = "less"),
+  list(dataset = "bcg", method = "REML", mods = ~ x1, py = "~ x1", steps = 0.05, alternative = "less"),
+  list(dataset = "gen60", method = "REML", mods = NULL, py = NULL, steps = c(0.025, 0.1), alternative = "greater"),
+  list(dataset = "gen60", method = "REML", mods = NULL, py = NULL, steps = 0.05, alternative = "two.sided"),
+  list(dataset = "egger", method = "EE", mods = NULL, py = NULL, steps = 0.05, alternative = "less")
+)
+for (cs in sel_cases) {
+  d <- datasets[[cs$dataset]]
+  res <- fit(d, cs$method, "z", cs$mods)
+  s <- selmodel(res, type = "stepfun", steps = cs$steps, alternative = cs$alternative)
+  sm[[length(sm) + 1]] <- list(dataset = cs$dataset, method = cs$method, mods = cs$py, steps = cs$steps,
+                               alternative = cs$alternative, beta = num(s$beta), se = num(s$se), zval = num(s$zval),
+                               pval = num(s$pval), ci_lb = num(s$ci.lb), ci_ub = num(s$ci.ub), tau2 = num(s$tau2),
+                               se_tau2 = num(s$se.tau2), delta = num(s$delta), se_delta = num(s$se.delta),
+                               ll = num(s$ll), ll0 = num(s$ll0), LRT = num(s$LRT), LRTdf = num(s$LRTdf),
+                               LRTp = num(s$LRTp), QM = num(s$QM), QMp = num(s$QMp),
+                               ptable = as.numeric(s$ptable$k))
+}
+
 write_json(list(meta = meta, datasets = datasets, leave1out = lo, cumul = cu, influence = inf, regtest = rt,
-                ranktest = rk, trimfill = tf, fsn = fs, permutest = pt, gosh = go),
+                ranktest = rk, trimfill = tf, fsn = fs, permutest = pt, gosh = go, selmodel = sm),
            file.path(out_dir, "golden_sens.json"), digits = NA, auto_unbox = TRUE, na = "null", pretty = FALSE)
 cat("wrote golden_sens.json\n")
