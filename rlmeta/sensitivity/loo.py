@@ -20,8 +20,8 @@ from ._common import column_values, frame_dict, require_intercept_only, require_
 __all__ = ["leave_one_out", "cumulative", "LeaveOneOutResult", "CumulativeResult"]
 
 LOO_COLUMNS = ["left_out", "k", "estimate", "se", "stat", "pval", "ci_low", "ci_high", "q", "q_pval", "tau2", "i2", "h2"]
-CUMUL_COLUMNS = ["label", "order_value", "k", "estimate", "se", "stat", "ci_low", "ci_high", "pval", "q", "q_pval",
-                 "tau2", "i2", "h2"]
+CUMUL_COLUMNS = ["label", "order_value", "k", "estimate", "se", "ci_low", "ci_high", "pval", "q", "tau2", "i2", "stat",
+                 "q_pval", "h2"]
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,8 @@ class CumulativeResult(ResultMixin):
     Attributes
     ----------
     frame
-        ``label, order_value, k, estimate, se, stat, ci_low, ci_high, pval, q, q_pval,
-        tau2, i2, h2``; row ``j`` pools the first ``j`` effects in the order.
+        ``label, order_value, k, estimate, se, ci_low, ci_high, pval, q, tau2, i2``
+        then ``stat, q_pval, h2``; row ``j`` pools the first ``j`` effects in the order.
     order
         Name of the ordering column (None: data order or a given sequence).
     method, test, level
@@ -190,8 +190,8 @@ def cumulative(res: MetaResult, order: str | np.ndarray | None = "year", *, decr
     Returns
     -------
     CumulativeResult
-        ``to_frame()`` columns ``label, order_value, k, estimate, se, stat, ci_low,
-        ci_high, pval, q, q_pval, tau2, i2, h2``.
+        ``to_frame()`` columns ``label, order_value, k, estimate, se, ci_low, ci_high,
+        pval, q, tau2, i2, stat, q_pval, h2``.
 
     Examples
     --------
