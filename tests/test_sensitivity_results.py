@@ -94,9 +94,10 @@ def test_gosh_clustering():
     assert cs["n_subsets"].sum() == 255
     ei = g.effect_influence()
     assert len(ei) == 8 * 3 and (ei["share_overall"] == 128 / 255).all()
-    gm = rm.gosh(rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", seed=1, quiet=True)
+    gm = rm.gosh(rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", seed=1, quiet=True)  # BIC picks 1-5 components
     assert (gm.to_frame()["cluster"] >= 0).all()
-    same = rm.gosh(rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", seed=1, quiet=True)
+    gm = rm.gosh(rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", n_clusters=2, seed=1, quiet=True)
+    same = rm.gosh(rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", n_clusters=2, seed=1, quiet=True)
     assert gm.to_frame()["cluster"].tolist() == same.to_frame()["cluster"].tolist()
     with pytest.raises(ModelError):
         rm.gosh(rm.meta_analysis(BCG.iloc[:8]), quiet=True).cluster_summary()
