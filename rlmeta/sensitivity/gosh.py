@@ -169,7 +169,7 @@ def gosh(
     cluster: bool | str = False,
     *,
     n_clusters: int | None = None,
-    chunk_size: int = 50_000,
+    chunk_size: int = 20_000,
     engine="local",
     quiet: bool = False,
 ) -> GoshResult:
