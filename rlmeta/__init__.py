@@ -13,7 +13,16 @@ parity, check robustness, and write a report.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets, evalstats
+from . import bias, datasets, evalstats, sensitivity
+from .bias import (
+    egger_test,
+    fail_safe_n,
+    funnel_data,
+    pet_peese,
+    rank_test,
+    selection_model,
+    trim_and_fill,
+)
 from .datasets.simulate import simulate_sweep
 from .droplog import drop_log
 from .effects import effect_sizes
@@ -35,6 +44,18 @@ from .io import detect_format, read, read_items, read_sweep, to_contrasts, write
 from .meta import meta_analysis, robust, vcalc
 from .pairing import pair
 from .regression import adjust_pvalues, regress
+from .sensitivity import (
+    baujat,
+    cumulative,
+    estimator_sweep,
+    gosh,
+    hyperparameter_sweep,
+    influence,
+    leave_one_out,
+    permutation_test,
+    pool_groups,
+    specification_curve,
+)
 from .stability import location_scale, setting_summary, stability, variance_tests
 
 _LAZY = {"plots": "rlmeta.plots", "report": "rlmeta.report"}
@@ -81,6 +102,27 @@ __all__ = [
     "evalstats",
     "robust",
     "vcalc",
+    # robustness (rlmeta.sensitivity)
+    "sensitivity",
+    "leave_one_out",
+    "cumulative",
+    "influence",
+    "baujat",
+    "gosh",
+    "permutation_test",
+    "estimator_sweep",
+    "specification_curve",
+    "hyperparameter_sweep",
+    "pool_groups",
+    # small-study effects (rlmeta.bias)
+    "bias",
+    "funnel_data",
+    "egger_test",
+    "rank_test",
+    "trim_and_fill",
+    "pet_peese",
+    "fail_safe_n",
+    "selection_model",
     "RlmetaError",
     "DataError",
     "SchemaError",
