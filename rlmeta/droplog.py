@@ -61,8 +61,29 @@ def _clean(value: Any) -> Any:
     return value
 
 
+class _Records(tuple):
+    """Immutable record list stored in ``DataFrame.attrs``.
+
+    pandas deep-copies ``attrs`` on almost every operation; with hundreds of records
+    that copying dominated small model fits.  The records are never mutated (every
+    change makes a new ``_Records``), so a deep copy can return the object itself.
+    """
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+def _store(frame: pd.DataFrame, records) -> None:
+    frame.attrs[_KEY] = _Records(dict(r) for r in records)
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
-    raw = frame.attrs.get(_KEY, [])
+    raw = frame.attrs.get(_KEY, ())
     return list(raw)
 
 
@@ -105,7 +126,7 @@ def _rows_to_records(rows: pd.DataFrame, reasons: Iterable[str], step: str) -> l
 
 def with_drop_log(frame: pd.DataFrame, records: Iterable[dict]) -> pd.DataFrame:
     """Attach drop-log records to ``frame`` (replacing any it had) and return it."""
-    frame.attrs[_KEY] = [dict(r) for r in records]
+    _store(frame, records)
     return frame
 
 
@@ -117,7 +138,7 @@ def extend_drop_log(frame: pd.DataFrame, *sources: pd.DataFrame | Iterable[dict]
             records.extend(_records(src))
         else:
             records.extend(dict(r) for r in src)
-    frame.attrs[_KEY] = records
+    _store(frame, records)
     return frame
 
 
@@ -150,7 +171,7 @@ def record_drops(
     previous = _records(frame)
     if not mask.any():
         out = frame.copy()
-        out.attrs[_KEY] = previous
+        _store(out, previous)
         return out
     dropped = frame.loc[mask]
     if isinstance(reason, str):
@@ -158,5 +179,5 @@ def record_drops(
     else:
         reasons = list(pd.Series(list(reason), index=frame.index).loc[mask])
     out = frame.loc[~mask].copy()
-    out.attrs[_KEY] = previous + _rows_to_records(dropped, reasons, step)
+    _store(out, previous + _rows_to_records(dropped, reasons, step))
     return out

@@ -143,7 +143,7 @@ def setting_summary(data: pd.DataFrame, outcome: str, by: str | Sequence[str], *
         t = stats.t.ppf(0.5 + lvl / 2, np.where(out["n"] > 1, out["n"] - 1, np.nan))
     out["ci_low"] = out["mean"] - t * out["se"]
     out["ci_high"] = out["mean"] + t * out["se"]
-    out.attrs["rlmeta_drop_log"] = frame.attrs.get("rlmeta_drop_log", [])
+    out.attrs["rlmeta_drop_log"] = frame.attrs.get("rlmeta_drop_log", ())
     return out
 
 

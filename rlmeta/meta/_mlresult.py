@@ -65,6 +65,11 @@ class MultilevelResult(ResultMixin):
         return self.fitinfo.evaluation
 
     @property
+    def random(self) -> str:
+        """The nesting of the random effects, e.g. ``"study_id/comparison_id"`` (truthy)."""
+        return "/".join(str(c) for c in self.level_columns) or "V"
+
+    @property
     def X(self) -> np.ndarray:
         return self.design.X
 

@@ -131,9 +131,9 @@ def _optional(module: str, func: str):
 
 #: Section id, title and builder, in report order.
 SECTION_ORDER: list[tuple[str, str, Callable]] = [
+    ("headline", "Headline result", core.headline_section),
     ("data", "Data summary and drop log", core.data_section),
     ("effects", "Effect-size choices", core.effects_section),
-    ("headline", "Headline result", core.headline_section),
     ("forest", "Forest plot", core.forest_section),
     ("subgroups", "Subgroups", _optional("sections_more", "subgroups_section")),
     ("metareg", "Meta-regression on moderators", _optional("sections_more", "metareg_section")),
@@ -215,6 +215,9 @@ def build_report(
         "seconds": round(time.perf_counter() - t0, 2),
     }
     sections.insert(0, _run(core.provenance_section, ctx, "provenance", "Provenance", prov))
+    sections.append(
+        _run(core.appendix_section, ctx, "appendix", "Appendix: all effect sizes and options", prov)
+    )
     n_eff = len(ctx.effects)
     subtitle = f"{n_eff} effect sizes" + (
         f" from {ctx.effects['study_id'].nunique()} studies"

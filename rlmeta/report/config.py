@@ -35,7 +35,7 @@ _SECTIONS = {
         "subgroups",
         "interaction",
     },
-    "sensitivity": {"gosh_subsets", "spec_max", "permutations", "outlier_z"},
+    "sensitivity": {"gosh_subsets", "spec_max", "spec_boot", "permutations", "outlier_z"},
     "report": {"seed", "title", "formats"},
 }
 
@@ -54,7 +54,7 @@ class ReportConfig:
     assumed_sd: dict[str, float] = field(default_factory=dict)
     method: str = "REML"
     test: str = "knha"
-    random: str = "study_id/comparison_id"
+    random: str = "study_id/comparison_id/effect_id"
     robust_cluster: str = "study_id"
     robust_adjust: str = "CR2"
     moderators: tuple[str, ...] = ("log10_params_B", "year", "log10_learning_rate", "kl_coef_num")
@@ -62,6 +62,7 @@ class ReportConfig:
     interaction: tuple[str, str] = ("log10_params_B", "judge_based")
     gosh_subsets: int = 20_000
     spec_max: int = 2_000
+    spec_boot: int = 100
     permutations: int = 1_000
     outlier_z: float = 2.5
     seed: int = 20_251_121
@@ -123,8 +124,15 @@ class ReportConfig:
         bad = set(self.formats) - {"html", "pdf"}
         if bad or not self.formats:
             raise ConfigError(f"{source}: formats must be a non-empty subset of html, pdf")
-        if self.gosh_subsets < 1 or self.spec_max < 1 or self.permutations < 1:
-            raise ConfigError(f"{source}: gosh_subsets, spec_max and permutations must be positive")
+        if (
+            self.gosh_subsets < 1
+            or self.spec_max < 1
+            or self.permutations < 1
+            or self.spec_boot < 0
+        ):
+            raise ConfigError(
+                f"{source}: gosh_subsets, spec_max and permutations must be positive, spec_boot >= 0"
+            )
         if len(self.interaction) != 2:
             raise ConfigError(f"{source}: interaction must name exactly two columns")
 

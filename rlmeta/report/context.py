@@ -91,13 +91,22 @@ class Context:
     @cached_property
     def effects(self) -> pd.DataFrame:
         cfg = self.config
+        return self.effects_for(cfg.measure, cfg.rho)
+
+    def effects_for(self, measure: str, rho: float) -> pd.DataFrame:
+        """Effect sizes of the input under another measure or rho (for sensitivity sweeps)."""
         if {"yi", "vi"} <= set(self.data.columns) and "rl_score" not in self.data.columns:
-            return self.data
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return effect_sizes(
-                self.data, measure=cfg.measure, rho=cfg.rho, assumed_sd=cfg.assumed_sd or None
-            )
+            eff = self.data.copy()
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                eff = effect_sizes(
+                    self.data, measure=measure, rho=rho, assumed_sd=self.config.assumed_sd or None
+                )
+        if "effect_id" not in eff.columns:
+            # the lowest level of the multilevel model: one id per effect
+            eff["effect_id"] = np.arange(1, len(eff) + 1)
+        return eff
 
     @property
     def measure(self) -> str:
@@ -152,6 +161,18 @@ class Context:
         return self.multilevel.robust(cluster=cl, adjust=self.config.robust_adjust)
 
     # ------------------------------------------------------------ figures
+    def forest_kwargs(self) -> dict:
+        """Forest-plot options that show effects on the report's display scale."""
+        if self.measure == "RD":
+            return {
+                "transform": _percent_points,
+                "logscale": False,
+                "xlabel": "RL − baseline (percentage points)",
+            }
+        if self.measure in ("OR", "RR", "ROM"):
+            return {"transform": np.exp}
+        return {}
+
     def figure(self, make, caption: str, figure_id: str, **kw) -> Block:
         """Run a plotting callable and embed its figure as SVG; a note if plots are missing."""
         try:
@@ -173,6 +194,10 @@ class Context:
     @property
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.config.seed)
+
+
+def _percent_points(x):
+    return 100 * np.asarray(x, dtype=float)
 
 
 def need_module(name: str, what: str):

@@ -39,20 +39,56 @@ def _fmt_cell(v: object, digits: int) -> str:
     return str(v)
 
 
+def _is_p_column(name: str) -> bool:
+    n = name.lower()
+    return (
+        n in ("p", "pval", "p-value", "q_pval", "qm_pval")
+        or n.startswith(("p (", "pval"))
+        or n.endswith("_pval")
+    )
+
+
 def table_html(frame: pd.DataFrame, digits: int = 4) -> Markup:
-    """An HTML table with every cell escaped (cells from input data are untrusted)."""
+    """An HTML table with every cell escaped (cells from input data are untrusted).
+
+    Numeric columns whose values are all whole numbers are shown without decimals;
+    p-value columns use ``<.0001`` below 1e-4.
+    """
+    from .._result import fmt_p
+
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    num = [
-        pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-        for c in frame.columns
-    ]
+    kinds = []
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
+            kinds.append("txt")
+        elif _is_p_column(str(c)):
+            kinds.append("p")
+        else:
+            vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+            finite = vals[np.isfinite(vals)]
+            kinds.append(
+                "int"
+                if finite.size
+                and np.all(finite == np.round(finite))
+                and np.all(np.abs(finite) < 1e15)
+                else "num"
+            )
     rows = []
     for rec in frame.itertuples(index=False):
-        cells = "".join(
-            f'<td class="{"num" if n else "txt"}">{html.escape(_fmt_cell(v, digits))}</td>'
-            for v, n in zip(rec, num)
-        )
-        rows.append(f"<tr>{cells}</tr>")
+        cells = []
+        for v, kind in zip(rec, kinds):
+            if kind == "p":
+                txt = (
+                    "" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt_p(float(v))
+                )
+            elif kind == "int" and v is not None and not (isinstance(v, float) and math.isnan(v)):
+                txt = f"{int(round(float(v)))}"
+            else:
+                txt = _fmt_cell(v, digits)
+            cls = "txt" if kind == "txt" else "num"
+            cells.append(f'<td class="{cls}">{html.escape(txt)}</td>')
+        rows.append(f"<tr>{''.join(cells)}</tr>")
     return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._result import fmt_p
 from .context import Context, Unavailable, effect_phrase, measure_label, scale_effect
 from .document import Section, items, note, table, text
 
 __all__ = [
     "provenance_section",
+    "appendix_section",
     "data_section",
     "effects_section",
     "headline_section",
@@ -21,26 +23,48 @@ __all__ = [
 
 def provenance_section(ctx: Context, prov: dict) -> Section:
     s = Section("provenance", "Provenance")
-    s.add(
-        text(
-            "Everything needed to reproduce this report: the inputs (with their SHA-256), the software, the seed and the command."
-        )
-    )
     inputs = (
         pd.DataFrame(ctx.inputs) if ctx.inputs else pd.DataFrame(columns=["path", "sha256", "rows"])
     )
-    s.add(table(inputs, "Inputs"))
-    versions = pd.DataFrame(sorted(prov["versions"].items()), columns=["package", "version"])
-    s.add(table(versions, "Software versions"))
+    s.add(table(inputs, "Inputs (SHA-256 of each file)"))
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(prov["versions"].items()))
     s.add(
         items(
             [
                 f"Command: {prov['command']}",
-                f"Date: {prov['date']}",
-                f"Seed: {prov['seed']}",
-                f"Python: {prov['python']}",
+                f"Date: {prov['date']}; seed: {prov['seed']}",
+                f"Software: Python {prov['python']}; {versions}",
                 f"Platform: {prov['platform']}",
+                "Every option used is listed in the appendix.",
             ]
+        )
+    )
+    return s
+
+
+def appendix_section(ctx: Context, prov: dict) -> Section:
+    s = Section("appendix", "Appendix: all effect sizes and options")
+    eff = ctx.effects
+    cols = [
+        c
+        for c in (
+            "comparison_id",
+            "benchmark",
+            "metric",
+            "rl_score",
+            "baseline_score",
+            "n_items",
+            "yi",
+            "vi",
+            "ci_low",
+            "ci_high",
+        )
+        if c in eff.columns
+    ]
+    s.add(
+        table(
+            eff[cols],
+            f"All {len(eff)} effect sizes ({ctx.measure}; yi and its CI on the model scale)",
         )
     )
     cfg = pd.DataFrame(
@@ -50,11 +74,7 @@ def provenance_section(ctx: Context, prov: dict) -> Section:
         ],
         columns=["option", "value"],
     )
-    s.add(
-        table(
-            cfg, "Configuration (defaults, the configuration file and command-line flags combined)"
-        )
-    )
+    s.add(table(cfg, "Options (defaults, the configuration file and command-line flags combined)"))
     return s
 
 
@@ -157,6 +177,9 @@ def _heterogeneity_words(ctx: Context, res, tau_label: str = "tau") -> str:
     m = ctx.measure
     pi = res.pi if hasattr(res, "pi") else None
     tau = getattr(res, "tau", None)
+    if tau is None and getattr(res, "sigma2", None) is not None:
+        tau = float(np.sqrt(np.sum(res.sigma2)))
+        tau_label = "square root of the summed variance components"
     parts = []
     if tau is not None:
         shown, unit = (
@@ -245,7 +268,11 @@ def headline_section(ctx: Context) -> Section:
                 f"Pooled over {naive.k} effects, the RL-trained models differ from their baselines by {effect_phrase(m, row['estimate'], row['ci_low'], row['ci_high'])}."
             )
         )
-    s.add(text("Heterogeneity: " + _heterogeneity_words(ctx, naive)))
+    try:
+        het_model = ctx.multilevel
+    except Unavailable:
+        het_model = naive
+    s.add(text("Heterogeneity: " + _heterogeneity_words(ctx, het_model)))
     unit = " (percentage points)" if m == "RD" else (" (ratio)" if m in ("OR", "RR", "ROM") else "")
     tab = pd.DataFrame(rows).rename(columns={"estimate": f"estimate{unit}"})
     s.add(table(tab, "Pooled estimates"))
@@ -254,7 +281,7 @@ def headline_section(ctx: Context) -> Section:
     s.add(
         table(
             het,
-            f"Heterogeneity of the naive model with Q-profile {naive.level:.0%} CIs (Q = {naive.q:.2f} on {naive.q_df} df, p = {naive.q_pval:.3g})",
+            f"Heterogeneity of the naive model with Q-profile {naive.level:.0%} CIs (Q = {naive.q:.2f} on {naive.q_df} df, p {fmt_p(naive.q_pval) if naive.q_pval >= 1e-4 else '< .0001'})",
         )
     )
     for w in naive.warnings:
@@ -274,7 +301,7 @@ def forest_section(ctx: Context) -> Section:
     sort_by = "benchmark_family" if "benchmark_family" in ctx.effects.columns else None
     s.add(
         ctx.figure(
-            lambda plots, **kw: plots.forest(model, **kw),
+            lambda plots, **kw: plots.forest(model, **ctx.forest_kwargs(), **kw),
             f"Every effect with its {res.level:.0%} CI; marker area is proportional to the weight in the {which}; the "
             "diamond is the pooled estimate and the bar beneath it the prediction interval.",
             "forest",
