@@ -39,6 +39,7 @@ class Exit(IntEnum):
     MODEL = 4  # the model cannot be fitted as asked
     CONFIG = 5  # bad configuration file
     VALIDATION = 6  # `rlmeta validate` found problems
+    NOT_CONVERGED = 7  # the model was fitted but an estimator did not converge (output flagged)
 
 
 def handle_errors(func):

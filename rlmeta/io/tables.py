@@ -167,6 +167,34 @@ def _apply_scale(frame: pd.DataFrame, score_scale: str | None, path: Path) -> pd
     return frame
 
 
+def load_raw_table(
+    path: Any,
+    fmt: str,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    score_scale: str | None = None,
+    sheet: Any = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[pd.DataFrame, str]:
+    """Load a table file with provenance columns and its layout, *before* validation.
+
+    Used by :func:`read_table` and by ``rlmeta validate`` (which lists every problem
+    instead of stopping at the first).
+    """
+    p = as_path(path)
+    frame = _load(p, fmt, sheet, limits)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = _apply_mapping(frame, mapping or {}, p)
+    if frame.empty:
+        raise fail(p, "the table has no data rows")
+    if "source_row" not in frame.columns:
+        frame["source_row"] = np.arange(1, len(frame) + 1)
+    if "source" not in frame.columns:
+        frame["source"] = str(p)
+    frame = _apply_scale(frame, score_scale, p)
+    return frame, table_layout(frame)
+
+
 def read_table(
     path: Any,
     fmt: str,
@@ -185,17 +213,7 @@ def read_table(
         ``"observations"`` (wide, long, or long without arms) or ``"items"``.
     """
     p = as_path(path)
-    frame = _load(p, fmt, sheet, limits)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = _apply_mapping(frame, mapping or {}, p)
-    if frame.empty:
-        raise fail(p, "the table has no data rows")
-    if "source_row" not in frame.columns:
-        frame["source_row"] = np.arange(1, len(frame) + 1)
-    if "source" not in frame.columns:
-        frame["source"] = str(p)
-    frame = _apply_scale(frame, score_scale, p)
-    layout = table_layout(frame)
+    frame, layout = load_raw_table(p, fmt, mapping=mapping, score_scale=score_scale, sheet=sheet, limits=limits)
     src = str(p)
     if want == "items":
         if layout != "items":
