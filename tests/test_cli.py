@@ -24,7 +24,7 @@ def flat(text: str) -> str:
 def bad_csv(tmp_path):
     df = rm.datasets.load_rl_llm_studies(derived=False).head(6).drop(columns=["source", "source_row"])
     df["rl_score"] = df["rl_score"].astype(object)
-    df.loc[1, "rl_score"] = "n/a"
+    df.loc[1, "rl_score"] = "abc"
     df.loc[3, "n_items"] = -5
     df.loc[4, "baseline_score"] = 140.0
     path = tmp_path / "bad.csv"
@@ -43,7 +43,7 @@ def test_validate_lists_every_problem(bad_csv):
     assert res.exit_code == Exit.VALIDATION
     out = flat(res.output)
     assert "3 problem(s)" in out
-    assert "expected a number, got 'n/a'" in out and "rl_score" in out
+    assert "expected a number, got 'abc'" in out and "rl_score" in out
     assert "expected a sample size >= 1, got -5" in out
     assert "[0, 100], got 140" in out
 
