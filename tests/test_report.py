@@ -167,3 +167,22 @@ def test_report_in_headless_chromium(tmp_path, bundled_report):
     assert len(figs) == n_fig
     for f in figs:
         assert f is not None and f["w"] > 100 and f["h"] > 100 and f["n"] > 10, f
+
+
+def test_example_config_is_valid_and_equals_defaults():
+    from pathlib import Path
+
+    from rlmeta.report import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "rlmeta.toml")
+    assert cfg == ReportConfig()
+
+
+def test_help_documents_every_flag():
+    from typer.testing import CliRunner
+
+    from rlmeta.cli import app
+
+    out = CliRunner().invoke(app, ["report", "--help"]).output
+    for flag in ("--output", "--config", "--measure", "--rho", "--method", "--test", "--seed", "--title", "--quiet"):
+        assert flag in out
