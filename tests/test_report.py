@@ -186,3 +186,54 @@ def test_help_documents_every_flag():
     out = CliRunner().invoke(app, ["report", "--help"]).output
     for flag in ("--output", "--config", "--measure", "--rho", "--method", "--test", "--seed", "--title", "--quiet"):
         assert flag in out
+
+
+def _two_runs(tmp_path):
+    import numpy as np
+
+    from tests import evalgen
+
+    rng = np.random.default_rng(3)
+    rl, base = {}, {}
+    for task, (n, p0, d) in {"gsm8k": (120, 0.5, 0.1), "arc": (100, 0.6, 0.0), "mmlu": (150, 0.45, 0.05)}.items():
+        latent = rng.normal(size=n)
+        base[task] = (latent + rng.normal(scale=0.8, size=n) < np.quantile(latent, p0)).astype(float).tolist()
+        rl[task] = (latent + rng.normal(scale=0.8, size=n) < np.quantile(latent, p0 + d)).astype(float).tolist()
+    evalgen.lm_eval_v043(tmp_path / "rl", "org/rl-7b", rl)
+    evalgen.lm_eval_v043(tmp_path / "base", "org/base-7b", base)
+    return tmp_path / "rl", tmp_path / "base", rl, base
+
+
+def test_report_from_two_harness_runs_pairs_items(tmp_path):
+    rl_dir, base_dir, rl, base = _two_runs(tmp_path)
+    cfg = ReportConfig(gosh_subsets=200, spec_max=20, spec_boot=0, permutations=50)
+    rep = build_report(rl=str(rl_dir), baseline=str(base_dir), config=cfg)
+    assert not rep.failed(), [(s.title, s.note) for s in rep.failed()]
+    html = render_html(rep)
+    assert "3 effect sizes" in html
+    # the paired mean difference of the first benchmark is the difference of the item means
+    import numpy as np
+
+    diff = 100 * (np.mean(rl["gsm8k"]) - np.mean(base["gsm8k"]))
+    assert f"{diff / 100:.4f}" in html
+    headline = next(s for s in rep.sections if s.id == "headline")
+    assert any("not available" in str(b.content) for b in headline.blocks)  # one comparison: no multilevel model
+    with pytest.raises(rm.ConfigError, match="both rl= and baseline="):
+        build_report(rl=str(rl_dir), config=cfg)
+
+
+def test_report_from_long_layout_csv(tmp_path):
+    w = rm.datasets.load_rl_llm_studies(derived=False).head(30)
+    rows = []
+    for _, r in w.iterrows():
+        for arm in ("rl", "baseline"):
+            rows.append({"study_id": r["study_id"], "comparison_id": r["comparison_id"], "benchmark": r["benchmark"],
+                         "metric": r["metric"], "arm": arm, "score": r[f"{arm}_score"], "n": r["n_items"],
+                         "score_scale": r["score_scale"], "higher_is_better": r["higher_is_better"]})
+    path = tmp_path / "long.csv"
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(path, index=False)
+    rep = build_report([str(path)], config=ReportConfig(gosh_subsets=200, spec_max=20, spec_boot=0))
+    assert not rep.failed(), [(s.title, s.note) for s in rep.failed()]
+    assert "effect sizes" in rep.subtitle

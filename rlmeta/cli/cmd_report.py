@@ -27,6 +27,12 @@ def report(
     config: Path = typer.Option(
         None, "--config", "-c", help="TOML configuration file (see examples/rlmeta.toml)."
     ),
+    rl: str = typer.Option(
+        None, "--rl", help="RL run to compare (folder/file, or a model name within INPUT)."
+    ),
+    baseline: str = typer.Option(
+        None, "--baseline", help="Baseline run (folder/file, or a model name within INPUT)."
+    ),
     measure: str = typer.Option(
         None,
         help="Effect measure: RD, LOR, LRR, AS, SMD, MD, ... [config: effects.measure; default RD]",
@@ -57,7 +63,13 @@ def report(
     )
     paths = [str(p) for p in (inputs or [])]
     if output is None:
-        stem = Path(paths[0]).stem if paths else "rl_llm_studies"
+        stem = (
+            Path(paths[0]).stem
+            if paths
+            else (
+                f"{Path(rl).name}_vs_{Path(baseline).name}" if rl and baseline else "rl_llm_studies"
+            )
+        )
         output = Path("reports") / f"{stem}.html"
         formats = ("html",) if html_only else cfg.formats
     else:
@@ -76,7 +88,9 @@ def report(
         if not quiet:
             err_console.print(f"[dim]• {title}[/]")
 
-    rep = build_report(paths, config=cfg, command=command, progress=progress)
+    rep = build_report(
+        paths, rl=rl, baseline=baseline, config=cfg, command=command, progress=progress
+    )
     written = write_report(rep, output, formats)
     if not quiet:
         for p in written:

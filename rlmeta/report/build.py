@@ -89,6 +89,45 @@ def _load(inputs: Sequence[str], cfg: ReportConfig) -> tuple[pd.DataFrame, list[
     return data, meta
 
 
+def _load_pair(
+    rl: str, baseline: str, inputs: Sequence[str], cfg: ReportConfig
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Two evaluation runs: paired per-item effects when samples exist, else aggregate contrasts.
+
+    ``rl`` / ``baseline`` are paths (files or folders) or, when ``inputs`` are given, the
+    model names inside them.
+    """
+    from .. import io as rio
+    from ..errors import ReaderError
+    from ..pairing import pair
+
+    paths = [p for p in (rl, baseline) if Path(p).exists()]
+    sources = list(inputs) if inputs else paths
+    meta = []
+    for p in sources:
+        path = Path(p)
+        digest = (
+            _sha256(path)
+            if path.is_file()
+            else "(folder) "
+            + hashlib.sha256(
+                b"".join(_sha256(f).encode() for f in sorted(path.rglob("*")) if f.is_file())
+            ).hexdigest()
+        )
+        meta.append({"path": str(path), "sha256": digest, "rows": None})
+    try:
+        items = rio.read_items(sources)
+    except ReaderError:
+        items = None
+    if items is not None and len(items):
+        eff = pair(items, rl=rl, baseline=baseline, measure="MD")
+        eff = extend_drop_log(eff, items)
+        return eff, meta
+    obs = rio.read(sources, **({"score_scale": cfg.score_scale} if cfg.score_scale else {}))
+    wide = rio.to_contrasts(obs, rl=rl, baseline=baseline)
+    return extend_drop_log(wide, obs), meta
+
+
 def _filters(df: pd.DataFrame, cfg: ReportConfig) -> pd.DataFrame:
     for kind, spec in (("include", cfg.include), ("exclude", cfg.exclude)):
         for col, values in spec.items():
@@ -158,6 +197,8 @@ def build_report(
     inputs: Sequence[str] = (),
     *,
     data: pd.DataFrame | None = None,
+    rl: str | None = None,
+    baseline: str | None = None,
     config: ReportConfig | None = None,
     command: str | None = None,
     progress: Callable[[str], None] | None = None,
@@ -172,6 +213,10 @@ def build_report(
     data
         A table (wide contrasts, long observations or effects) to use instead of
         ``inputs``.
+    rl, baseline
+        Two evaluation runs to compare (paths, or model names within ``inputs``):
+        per-item scores are paired item by item (:func:`rlmeta.pair`); runs with
+        aggregates only become contrasts (:func:`rlmeta.to_contrasts`).
     config
         A :class:`ReportConfig` (defaults when None).
     command
@@ -182,7 +227,11 @@ def build_report(
     cfg = config or ReportConfig()
     np.random.seed(cfg.seed % 2**32)  # noqa: NPY002 - libraries that still use the global RNG stay reproducible
     t0 = time.perf_counter()
-    if data is not None:
+    if (rl is None) != (baseline is None):
+        raise ConfigError("give both rl= and baseline= (the two runs to compare), or neither")
+    if rl is not None:
+        data, meta = _load_pair(rl, baseline, list(inputs or cfg.inputs), cfg)
+    elif data is not None:
         meta = [
             {
                 "path": "(DataFrame passed to build_report)",
@@ -219,9 +268,10 @@ def build_report(
         _run(core.appendix_section, ctx, "appendix", "Appendix: all effect sizes and options", prov)
     )
     n_eff = len(ctx.effects)
+    n_st = ctx.effects["study_id"].nunique() if "study_id" in ctx.effects.columns else 0
     subtitle = f"{n_eff} effect sizes" + (
-        f" from {ctx.effects['study_id'].nunique()} studies"
-        if "study_id" in ctx.effects.columns
+        f" from {n_st} {'study' if n_st == 1 else 'studies'}"
+        if n_st
         else ""
     )
     return Report(title=cfg.title, subtitle=subtitle, sections=sections, provenance=prov)

@@ -144,13 +144,37 @@ class Context:
     def multilevel(self):
         """3-level model (effect in comparison in study), or raises Unavailable."""
         need_module("rlmeta.meta.multilevel", "multilevel models")
+        return self.fit(random=self.random_spec, test="t")
+
+    @cached_property
+    def random_spec(self) -> str:
+        """The configured nesting, without levels that do not group the data.
+
+        A level is kept when it splits the effects into more groups than the levels
+        above it (e.g. with one comparison per study the comparison level adds
+        nothing and is not identifiable).  Raises :class:`Unavailable` when fewer
+        than two levels remain: the model is then the univariate one.
+        """
         levels = [c.strip() for c in self.config.random.split("/")]
-        missing = [c for c in levels if c not in self.effects.columns]
+        eff = self.effects
+        missing = [c for c in levels if c not in eff.columns]
         if missing:
             raise Unavailable(
                 f"the data have no column(s) {missing} to define the levels {self.config.random!r}"
             )
-        return self.fit(random=self.config.random, test="t")
+        kept: list[str] = []
+        groups_above = 1
+        for c in levels:
+            n = int(eff.groupby(kept + [c], dropna=False).ngroups)
+            if n > groups_above:
+                kept.append(c)
+                groups_above = n
+        if len(kept) < 2:
+            raise Unavailable(
+                f"the levels {self.config.random!r} do not nest the {len(eff)} effects into groups "
+                f"(only {kept or 'none'} split them), so the multilevel model reduces to the univariate one"
+            )
+        return "/".join(kept)
 
     @cached_property
     def robust(self):
@@ -158,6 +182,11 @@ class Context:
         cl = self.config.robust_cluster
         if cl not in self.effects.columns:
             raise Unavailable(f"the data have no cluster column {cl!r}")
+        n_cl = self.effects[cl].nunique()
+        if n_cl < 2:
+            raise Unavailable(
+                f"cluster-robust inference needs at least two clusters; the data have {n_cl} {cl!r}"
+            )
         return self.multilevel.robust(cluster=cl, adjust=self.config.robust_adjust)
 
     # ------------------------------------------------------------ figures

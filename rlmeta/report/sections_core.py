@@ -232,7 +232,7 @@ def headline_section(ctx: Context) -> Section:
         sig = getattr(ml, "sigma2", None)
         rows.append(
             {
-                "model": f"3-level ({ctx.config.random}), {ctx.config.robust_adjust} robust by {ctx.config.robust_cluster}",
+                "model": f"multilevel ({ctx.random_spec}), {ctx.config.robust_adjust} robust by {ctx.config.robust_cluster}",
                 "k": ml.k,
                 "estimate": scale_effect(m, rrow["estimate"]),
                 "ci_low": scale_effect(m, rrow["ci_low"]),

@@ -48,7 +48,7 @@ def _var_term(ctx: Context, col: str) -> str:
 def _robust_row(ctx: Context, mods: str, label: str) -> dict | None:
     """Wald test of the moderator terms in the multilevel model with cluster-robust inference."""
     try:
-        ml = ctx.fit(random=ctx.config.random, mods=mods, test="t")
+        ml = ctx.fit(random=ctx.random_spec, mods=mods, test="t")
         rob = ml.robust(cluster=ctx.config.robust_cluster, adjust=ctx.config.robust_adjust)
     except Unavailable:
         return None
@@ -171,7 +171,7 @@ def metareg_section(ctx: Context) -> Section:
             "R2 (%)": res.pseudo_r2,
         }
         try:
-            ml = ctx.fit(random=ctx.config.random, mods=f"~ {m}", test="t")
+            ml = ctx.fit(random=ctx.random_spec, mods=f"~ {m}", test="t")
             rob = (
                 ml.robust(cluster=ctx.config.robust_cluster, adjust=ctx.config.robust_adjust)
                 .to_frame()
@@ -245,7 +245,7 @@ def interaction_section(ctx: Context) -> Section:
     )
     rob = _robust_row(ctx, formula, "interaction, multilevel + robust")
     if rob:
-        ml = ctx.fit(random=ctx.config.random, mods=formula, test="t")
+        ml = ctx.fit(random=ctx.random_spec, mods=formula, test="t")
         robres = ml.robust(
             cluster=ctx.config.robust_cluster,
             adjust=ctx.config.robust_adjust,
