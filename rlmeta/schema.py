@@ -518,6 +518,10 @@ def validate_effects(
                 file=src,
                 column=name,
             )
+    if all(frame[c].dtype == np.float64 for c in (yi, vi)):
+        # already numeric: only the range check, and a shallow copy so callers own their frame
+        _check_positive(frame, vi, src, strict=False, what="a sampling variance")
+        return frame.copy(deep=False)
     out = frame.copy()
     out[yi] = _numeric(out, yi, src)
     out[vi] = _numeric(out, vi, src)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,11 +50,13 @@ def default_labels(frame: pd.DataFrame, slab: str | Sequence[str] | None = None)
         if col in frame.columns:
             return frame[col].astype(str).tolist()
     if {"comparison_id", "benchmark"} <= set(frame.columns):
-        lab = frame["comparison_id"].astype(str) + " · " + frame["benchmark"].astype(str)
-        dup = lab.duplicated(keep=False)
-        if dup.any() and "metric" in frame.columns:
-            lab = lab.where(~dup, lab + " (" + frame["metric"].astype(str) + ")")
-        return lab.tolist()
+        # plain Python strings: pandas' string arithmetic is slow for these small frames
+        lab = [f"{c} · {b}" for c, b in zip(frame["comparison_id"].astype(str), frame["benchmark"].astype(str))]
+        counts = Counter(lab)
+        if "metric" in frame.columns and any(n > 1 for n in counts.values()):
+            metric = frame["metric"].astype(str).tolist()
+            lab = [f"{x} ({m})" if counts[x] > 1 else x for x, m in zip(lab, metric)]
+        return lab
     if "study_id" in frame.columns:
         return frame["study_id"].astype(str).tolist()
     return [f"{i + 1}" for i in range(len(frame))]
@@ -119,7 +122,12 @@ def prepare(
     else:
         if not isinstance(data, pd.DataFrame):
             raise ModelError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        frame = data.copy()
+        # validate_effects returns a copy, so the caller's frame is never modified; copy
+        # here only when columns must be added first.
+        adding = not isinstance(yi, str) or (vi is None and sei is not None) or (
+            vi is not None and not isinstance(vi, str)
+        ) or (weights is not None and not isinstance(weights, str))
+        frame = data.copy() if adding else data
         yi_col = yi if isinstance(yi, str) else "yi"
         if not isinstance(yi, str):
             frame[yi_col] = np.asarray(yi, float)
@@ -134,8 +142,9 @@ def prepare(
         if weights is not None and not isinstance(weights, str):
             frame["weights"] = np.asarray(weights, float)
             weights = "weights"
-    frame = frame.reset_index(drop=True)
     frame = validate_effects(frame, yi=yi_col, vi=vi_col)
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
+        frame = frame.reset_index(drop=True)
     mod_cols = check_formula(mods, frame.columns) if mods else []
     need = [yi_col, vi_col, *mod_cols, *extra_columns] + ([weights] if weights else [])
     for col in need:
@@ -146,6 +155,8 @@ def prepare(
     reasons = pd.Series("", index=frame.index, dtype=object)
     for i in np.flatnonzero(bad):  # only the (few) bad rows need a reason string
         reasons.iloc[i] = "missing value in " + ", ".join(c for c in need if isna.iloc[i][c])
+    if not bad.any():
+        return frame, yi_col, vi_col, weights
     kept = record_drops(frame, bad, reason=reasons, step=step)
     if bad.any():
         warnings.warn(
@@ -173,6 +184,7 @@ def meta_analysis(
     random: str | None = None,
     V=None,
     cluster: str | None = None,
+    dfs: str = "residual",
     slab: str | Sequence[str] | None = None,
     control: dict | Control | None = None,
 ):
@@ -212,6 +224,9 @@ def meta_analysis(
         multilevel model (returns a multilevel result).
     V, cluster
         Known sampling covariance for multilevel models (see :func:`rlmeta.vcalc`).
+    dfs
+        Degrees of freedom of t tests in multilevel models: ``"residual"`` (k - p)
+        or ``"contain"`` (metafor's containment rule, recommended with ``test="t"``).
     slab
         Study labels (column name or sequence) for tables and plots.
     control
@@ -239,6 +254,9 @@ def meta_analysis(
     if random is not None or V is not None:
         from .multilevel import fit_multilevel
 
+        if weights is not None:
+            raise ModelError("weights= is not supported for multilevel models (their weights come from V and sigma2)")
+
         return fit_multilevel(
             data,
             yi=yi,
@@ -254,6 +272,7 @@ def meta_analysis(
             slab=slab,
             control=control,
             cluster=cluster,
+            dfs=dfs,
         )
     if subgroup is not None:
         from .subgroup import subgroup_analysis

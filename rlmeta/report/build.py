@@ -246,6 +246,9 @@ def build_report(
     else:
         data, meta = _load(list(inputs or cfg.inputs), cfg)
     data = _filters(data, cfg)
+    if "effect_id" not in data.columns:
+        # the lowest level of the multilevel model (kept through effect sizes and sweeps)
+        data = data.assign(effect_id=np.arange(1, len(data) + 1))
     ctx = Context(config=cfg, data=data, inputs=meta, command=command or "rlmeta.build_report()")
     sections: list[Section] = []
     for sid, title, builder in SECTION_ORDER:

@@ -440,6 +440,8 @@ def sensitivity_section(ctx: Context) -> Section:
         seed=cfg.seed,
         n_boot=cfg.spec_boot,
         quiet=True,
+        random=_spec_random(ctx),
+        cluster=cfg.robust_cluster if cfg.robust_cluster in ctx.data.columns else None,
         effect_kwargs={"assumed_sd": cfg.assumed_sd} if cfg.assumed_sd else None,
     )
     scf = sc.to_frame()
@@ -539,6 +541,13 @@ def _measure_sweep(ctx: Context) -> pd.DataFrame:
         )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _spec_random(ctx: Context) -> str:
+    try:
+        return ctx.random_spec
+    except Unavailable:
+        return ctx.config.random
 
 
 def _spec_choices(ctx: Context) -> dict:
