@@ -429,7 +429,9 @@ def _finish(wide, m, yi, vi, reasons, var_source, level, extra) -> pd.DataFrame:
     out["measure"] = m
     out["yi"] = yi
     out["vi"] = vi
-    with np.errstate(invalid="ignore"):  # rows with a reason are dropped below; their values are meaningless
+    with np.errstate(
+        invalid="ignore"
+    ):  # rows with a reason are dropped below; their values are meaningless
         out["sei"] = np.sqrt(vi)
     lo, hi = wald_ci(yi, vi, level)
     out["ci_low"] = lo

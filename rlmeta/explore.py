@@ -39,7 +39,15 @@ from ._result import ResultMixin, jsonable
 from .errors import DataError, DataWarning, ModelError
 from .schema import row_numbers
 
-__all__ = ["effect_matrix", "pca", "cluster", "PCAResult", "ClusterResult", "MISSING_POLICIES", "bootstrap_ari"]
+__all__ = [
+    "effect_matrix",
+    "pca",
+    "cluster",
+    "PCAResult",
+    "ClusterResult",
+    "MISSING_POLICIES",
+    "bootstrap_ari",
+]
 
 MISSING_POLICIES = ("raise", "drop", "drop_columns", "impute_mean", "impute_iterative")
 _AGG = ("mean", "median", "first", "max", "min")
@@ -107,36 +115,70 @@ def effect_matrix(
         )
     if aggfunc is not None and aggfunc not in _AGG:
         raise DataError(f"aggfunc must be one of {_AGG}, got {aggfunc!r}")
-    mat = keyed.pivot_table(index=rows, columns=cols, values=value, aggfunc=aggfunc or "first", dropna=False,
-                            observed=True, sort=True)
+    mat = keyed.pivot_table(
+        index=rows,
+        columns=cols,
+        values=value,
+        aggfunc=aggfunc or "first",
+        dropna=False,
+        observed=True,
+        sort=True,
+    )
     mat = mat.astype(float)
     mat.columns.name = cols
     mat.index.name = rows
-    mat.attrs["rlmeta_matrix"] = {"rows": rows, "cols": cols, "value": value, "aggfunc": aggfunc,
-                                  "aggregated_cells": int(len(dup))}
+    mat.attrs["rlmeta_matrix"] = {
+        "rows": rows,
+        "cols": cols,
+        "value": value,
+        "aggfunc": aggfunc,
+        "aggregated_cells": int(len(dup)),
+    }
     return mat
 
 
 # --------------------------------------------------------------------------- matrix preparation
-def _prepare_matrix(matrix: pd.DataFrame | np.ndarray, missing: str, min_coverage: float, seed: int,
-                    standardize: bool) -> tuple[pd.DataFrame, np.ndarray, dict]:
+def _prepare_matrix(
+    matrix: pd.DataFrame | np.ndarray,
+    missing: str,
+    min_coverage: float,
+    seed: int,
+    standardize: bool,
+) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """Apply the missing-value policy and (optionally) standardise; report every decision."""
     if missing not in MISSING_POLICIES:
         raise ModelError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
     if not 0 <= min_coverage <= 1:
         raise ModelError(f"min_coverage must be in [0, 1], got {min_coverage}")
-    frame = matrix.copy() if isinstance(matrix, pd.DataFrame) else pd.DataFrame(np.asarray(matrix, dtype=float))
+    frame = (
+        matrix.copy()
+        if isinstance(matrix, pd.DataFrame)
+        else pd.DataFrame(np.asarray(matrix, dtype=float))
+    )
     frame.columns = [str(c) for c in frame.columns]
-    nonnum = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or
-              pd.api.types.is_bool_dtype(frame[c])]
+    nonnum = [
+        c
+        for c in frame.columns
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+    ]
     if nonnum:
         raise DataError(f"expected numeric columns, got {frame[nonnum[0]].dtype}", column=nonnum[0])
     frame = frame.astype(float)
     if np.isinf(frame.to_numpy()).any():
-        raise DataError("the matrix contains infinite values", column=str(frame.columns[np.isinf(frame).any().to_numpy()][0]))
-    report: dict[str, Any] = {"policy": missing, "min_coverage": min_coverage,
-                              "n_missing": int(frame.isna().sum().sum()), "shape_in": list(frame.shape),
-                              "dropped_rows": [], "dropped_columns": [], "imputed_cells": 0, "reasons": {}}
+        raise DataError(
+            "the matrix contains infinite values",
+            column=str(frame.columns[np.isinf(frame).any().to_numpy()][0]),
+        )
+    report: dict[str, Any] = {
+        "policy": missing,
+        "min_coverage": min_coverage,
+        "n_missing": int(frame.isna().sum().sum()),
+        "shape_in": list(frame.shape),
+        "dropped_rows": [],
+        "dropped_columns": [],
+        "imputed_cells": 0,
+        "reasons": {},
+    }
 
     def drop_cols(cols: list[str], why: str) -> None:
         nonlocal frame
@@ -155,21 +197,29 @@ def _prepare_matrix(matrix: pd.DataFrame | np.ndarray, missing: str, min_coverag
                 report["reasons"][f"row {i}"] = why
 
     cov = frame.notna().mean()
-    drop_cols([c for c in frame.columns if cov[c] < min_coverage or cov[c] == 0],
-              f"observed in fewer than {min_coverage:.0%} of rows")
+    drop_cols(
+        [c for c in frame.columns if cov[c] < min_coverage or cov[c] == 0],
+        f"observed in fewer than {min_coverage:.0%} of rows",
+    )
     if missing == "raise" and frame.isna().any().any():
         r, c = np.argwhere(frame.isna().to_numpy())[0]
-        raise DataError(f"missing value at row {frame.index[r]!r}; choose a missing= policy {MISSING_POLICIES[1:]}",
-                        column=str(frame.columns[c]))
+        raise DataError(
+            f"missing value at row {frame.index[r]!r}; choose a missing= policy {MISSING_POLICIES[1:]}",
+            column=str(frame.columns[c]),
+        )
     if missing == "drop":
         drop_rows(list(frame.index[frame.isna().any(axis=1)]), "missing value(s) (missing='drop')")
     elif missing == "drop_columns":
-        drop_cols(list(frame.columns[frame.isna().any()]), "missing value(s) (missing='drop_columns')")
+        drop_cols(
+            list(frame.columns[frame.isna().any()]), "missing value(s) (missing='drop_columns')"
+        )
     else:
         drop_rows(list(frame.index[frame.isna().all(axis=1)]), "no observed value")
     if frame.shape[0] < 2 or frame.shape[1] < 1:
-        raise ModelError(f"after the missing-value policy {missing!r} only {frame.shape[0]} row(s) x {frame.shape[1]} "
-                         f"column(s) remain; try another policy or a lower min_coverage")
+        raise ModelError(
+            f"after the missing-value policy {missing!r} only {frame.shape[0]} row(s) x {frame.shape[1]} "
+            f"column(s) remain; try another policy or a lower min_coverage"
+        )
     mask = frame.isna()
     if missing in ("impute_mean", "impute_iterative") and mask.any().any():
         if missing == "impute_mean":
@@ -182,11 +232,15 @@ def _prepare_matrix(matrix: pd.DataFrame | np.ndarray, missing: str, min_coverag
 
             imp = IterativeImputer(random_state=seed, max_iter=50, sample_posterior=False)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # IterativeImputer's early-stopping notice; reported below instead
+            warnings.simplefilter(
+                "ignore"
+            )  # IterativeImputer's early-stopping notice; reported below instead
             filled = imp.fit_transform(frame.to_numpy())
         report["imputed_cells"] = int(mask.to_numpy().sum())
         if missing == "impute_iterative" and getattr(imp, "n_iter_", 0) >= 50:
-            report["reasons"]["imputation"] = "IterativeImputer reached max_iter=50 without converging"
+            report["reasons"]["imputation"] = (
+                "IterativeImputer reached max_iter=50 without converging"
+            )
         frame = pd.DataFrame(filled, index=frame.index, columns=frame.columns)
     report["imputed_mask"] = mask
     const = [c for c in frame.columns if frame[c].std(ddof=0) == 0]
@@ -206,7 +260,10 @@ def _prepare_matrix(matrix: pd.DataFrame | np.ndarray, missing: str, min_coverag
         warnings.warn(
             f"missing-value policy {missing!r}: dropped {len(report['dropped_rows'])} row(s) and "
             f"{len(report['dropped_columns'])} column(s), imputed {report['imputed_cells']} cell(s) "
-            "(see missing_report)", DataWarning, stacklevel=3)
+            "(see missing_report)",
+            DataWarning,
+            stacklevel=3,
+        )
     return frame, X, report
 
 
@@ -254,26 +311,41 @@ class PCAResult(ResultMixin):
 
     def to_frame(self) -> pd.DataFrame:
         """``component, eigenvalue, ratio, cumulative``."""
-        return pd.DataFrame({"component": self.explained_variance.index, "eigenvalue": self.explained_variance.values,
-                             "ratio": self.explained_variance_ratio.values,
-                             "cumulative": np.cumsum(self.explained_variance_ratio.values)})
+        return pd.DataFrame(
+            {
+                "component": self.explained_variance.index,
+                "eigenvalue": self.explained_variance.values,
+                "ratio": self.explained_variance_ratio.values,
+                "cumulative": np.cumsum(self.explained_variance_ratio.values),
+            }
+        )
 
     def to_dict(self) -> dict:
-        return jsonable({"standardize": self.standardize, "explained_variance": self.to_frame(),
-                         "loadings": self.loadings.reset_index(names="feature"),
-                         "scores": self.scores.reset_index(names="row"),
-                         "missing": _report_dict(self.missing_report)})
+        return jsonable(
+            {
+                "standardize": self.standardize,
+                "explained_variance": self.to_frame(),
+                "loadings": self.loadings.reset_index(names="feature"),
+                "scores": self.scores.reset_index(names="row"),
+                "missing": _report_dict(self.missing_report),
+            }
+        )
 
     def summary(self) -> str:
         rep = self.missing_report
         top = self.loadings.iloc[:, : min(3, self.n_components)]
-        lines = [f"PCA on {self.data.shape[0]} rows x {self.data.shape[1]} features "
-                 f"({'correlation' if self.standardize else 'covariance'} matrix)",
-                 f"Missing values: policy {rep['policy']!r}, {rep['n_missing']} missing; dropped "
-                 f"{len(rep['dropped_rows'])} row(s), {len(rep['dropped_columns'])} column(s); "
-                 f"imputed {rep['imputed_cells']} cell(s)", "",
-                 self.to_frame().head(10).to_string(index=False, float_format=lambda v: f"{v:.4f}"), "",
-                 "Loadings (first components):", top.to_string(float_format=lambda v: f"{v:.3f}")]
+        lines = [
+            f"PCA on {self.data.shape[0]} rows x {self.data.shape[1]} features "
+            f"({'correlation' if self.standardize else 'covariance'} matrix)",
+            f"Missing values: policy {rep['policy']!r}, {rep['n_missing']} missing; dropped "
+            f"{len(rep['dropped_rows'])} row(s), {len(rep['dropped_columns'])} column(s); "
+            f"imputed {rep['imputed_cells']} cell(s)",
+            "",
+            self.to_frame().head(10).to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+            "",
+            "Loadings (first components):",
+            top.to_string(float_format=lambda v: f"{v:.3f}"),
+        ]
         return "\n".join(lines)
 
 
@@ -338,9 +410,12 @@ def pca(
     names = [f"PC{i + 1}" for i in range(k)]
     scores = (X - est.mean_) @ comps.T
     return PCAResult(
-        explained_variance=pd.Series(est.explained_variance_, index=names, name="explained_variance"),
-        explained_variance_ratio=pd.Series(est.explained_variance_ratio_, index=names,
-                                           name="explained_variance_ratio"),
+        explained_variance=pd.Series(
+            est.explained_variance_, index=names, name="explained_variance"
+        ),
+        explained_variance_ratio=pd.Series(
+            est.explained_variance_ratio_, index=names, name="explained_variance_ratio"
+        ),
         loadings=pd.DataFrame(comps.T, index=frame.columns, columns=names),
         scores=pd.DataFrame(scores, index=frame.index, columns=names),
         standardize=standardize,
@@ -359,7 +434,9 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
     return np.array([mapping[v] for v in labels])
 
 
-def _fit_labels(X: np.ndarray, method: str, k: int, seed: int, covariance_type: str) -> tuple[np.ndarray, Any]:
+def _fit_labels(
+    X: np.ndarray, method: str, k: int, seed: int, covariance_type: str
+) -> tuple[np.ndarray, Any]:
     if method == "kmeans":
         from sklearn.cluster import KMeans
 
@@ -372,7 +449,9 @@ def _fit_labels(X: np.ndarray, method: str, k: int, seed: int, covariance_type: 
         return fcluster(Z, t=k, criterion="maxclust") - 1, Z
     from sklearn.mixture import GaussianMixture
 
-    est = GaussianMixture(n_components=k, covariance_type=covariance_type, n_init=3, random_state=seed).fit(X)
+    est = GaussianMixture(
+        n_components=k, covariance_type=covariance_type, n_init=3, random_state=seed
+    ).fit(X)
     return est.predict(X), est
 
 
@@ -385,12 +464,22 @@ def _single_thread():
 
 def _n_parameters(method: str, k: int, p: int, covariance_type: str) -> int:
     """Free parameters of a k-component Gaussian mixture in p dimensions (as scikit-learn counts them)."""
-    cov = {"full": k * p * (p + 1) // 2, "diag": k * p, "spherical": k, "tied": p * (p + 1) // 2}[covariance_type]
+    cov = {"full": k * p * (p + 1) // 2, "diag": k * p, "spherical": k, "tied": p * (p + 1) // 2}[
+        covariance_type
+    ]
     return cov + k * p + k - 1
 
 
-def bootstrap_ari(X: np.ndarray, labels: np.ndarray, method: str, k: int, *, n_boot: int = 200, seed: int = 0,
-                  covariance_type: str = "full") -> np.ndarray:
+def bootstrap_ari(
+    X: np.ndarray,
+    labels: np.ndarray,
+    method: str,
+    k: int,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    covariance_type: str = "full",
+) -> np.ndarray:
     """Adjusted Rand index between the clustering and re-clusterings of bootstrap samples.
 
     Protocol (reproducible): ``rng = numpy.random.default_rng(seed)``; for
@@ -458,20 +547,35 @@ class ClusterResult(ResultMixin):
         return self.labels.rename("cluster").rename_axis("row").reset_index()
 
     def to_dict(self) -> dict:
-        return jsonable({"method": self.method, "k": self.k, "seed": self.seed, "labels": self.labels.to_dict(),
-                         "scores": self.scores, "stability": self.stability, "centers": self.centers.reset_index(),
-                         "missing": _report_dict(self.missing_report)})
+        return jsonable(
+            {
+                "method": self.method,
+                "k": self.k,
+                "seed": self.seed,
+                "labels": self.labels.to_dict(),
+                "scores": self.scores,
+                "stability": self.stability,
+                "centers": self.centers.reset_index(),
+                "missing": _report_dict(self.missing_report),
+            }
+        )
 
     def summary(self) -> str:
         st = self.stability
         sizes = self.labels.value_counts().sort_index()
         crit = "BIC" if self.method == "gmm" else "silhouette"
-        lines = [f"{self.method} clustering of {len(self.labels)} rows into k = {self.k} clusters (chosen by {crit})",
-                 "Sizes: " + ", ".join(f"{i}: {n}" for i, n in sizes.items()), "",
-                 self.scores.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+        lines = [
+            f"{self.method} clustering of {len(self.labels)} rows into k = {self.k} clusters (chosen by {crit})",
+            "Sizes: " + ", ".join(f"{i}: {n}" for i, n in sizes.items()),
+            "",
+            self.scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+        ]
         if st.get("n_valid"):
-            lines += ["", f"Bootstrap stability (adjusted Rand index, {st['n_valid']} resamples): mean "
-                          f"{st['mean_ari']:.3f}, 95% range {st['ari_low']:.3f} to {st['ari_high']:.3f}"]
+            lines += [
+                "",
+                f"Bootstrap stability (adjusted Rand index, {st['n_valid']} resamples): mean "
+                f"{st['mean_ari']:.3f}, 95% range {st['ari_low']:.3f} to {st['ari_high']:.3f}",
+            ]
         return "\n".join(lines)
 
 
@@ -527,7 +631,9 @@ def cluster(
     if method not in ("kmeans", "ward", "gmm"):
         raise ModelError(f"method must be 'kmeans', 'ward' or 'gmm', got {method!r}")
     if covariance_type not in ("full", "diag", "spherical", "tied"):
-        raise ModelError(f"covariance_type must be full, diag, spherical or tied, got {covariance_type!r}")
+        raise ModelError(
+            f"covariance_type must be full, diag, spherical or tied, got {covariance_type!r}"
+        )
     from sklearn.metrics import silhouette_score
 
     frame, X, report = _prepare_matrix(matrix, missing, min_coverage, seed, standardize)
@@ -544,8 +650,10 @@ def cluster(
         # BIC is meaningless (degenerate components) once the mixture has as many parameters as rows
         ok = [c for c in cands if _n_parameters(method, c, X.shape[1], covariance_type) < n]
         if not ok:
-            raise ModelError(f"every candidate k gives a {covariance_type!r} mixture with at least as many parameters as "
-                             f"rows ({n}); use covariance_type='diag' or 'spherical', or fewer features")
+            raise ModelError(
+                f"every candidate k gives a {covariance_type!r} mixture with at least as many parameters as "
+                f"rows ({n}); use covariance_type='diag' or 'spherical', or fewer features"
+            )
         cands = ok
     rows, fits = [], {}
     linkage_matrix = None
@@ -572,17 +680,35 @@ def cluster(
         best = int(scores.loc[scores["silhouette"].idxmax(), "k"])
     scores["chosen"] = scores["k"] == best
     labels = _relabel(fits[best])
-    aris = bootstrap_ari(X, labels, method, best, n_boot=int(n_boot), seed=seed, covariance_type=covariance_type) \
-        if n_boot else np.array([])
+    aris = (
+        bootstrap_ari(
+            X, labels, method, best, n_boot=int(n_boot), seed=seed, covariance_type=covariance_type
+        )
+        if n_boot
+        else np.array([])
+    )
     valid = aris[~np.isnan(aris)]
-    stability = {"n_boot": int(n_boot), "n_valid": int(valid.size),
-                 "mean_ari": float(valid.mean()) if valid.size else np.nan,
-                 "median_ari": float(np.median(valid)) if valid.size else np.nan,
-                 "ari_low": float(np.percentile(valid, 2.5)) if valid.size else np.nan,
-                 "ari_high": float(np.percentile(valid, 97.5)) if valid.size else np.nan}
+    stability = {
+        "n_boot": int(n_boot),
+        "n_valid": int(valid.size),
+        "mean_ari": float(valid.mean()) if valid.size else np.nan,
+        "median_ari": float(np.median(valid)) if valid.size else np.nan,
+        "ari_low": float(np.percentile(valid, 2.5)) if valid.size else np.nan,
+        "ari_high": float(np.percentile(valid, 97.5)) if valid.size else np.nan,
+    }
     lab = pd.Series(labels, index=frame.index, name="cluster")
     centers = frame.groupby(lab.to_numpy()).mean()
     centers.index.name = "cluster"
-    return ClusterResult(method=method, k=best, labels=lab, scores=scores, linkage=linkage_matrix,
-                         stability=stability, boot_ari=aris, centers=centers, data=frame, missing_report=report,
-                         seed=seed)
+    return ClusterResult(
+        method=method,
+        k=best,
+        labels=lab,
+        scores=scores,
+        linkage=linkage_matrix,
+        stability=stability,
+        boot_ari=aris,
+        centers=centers,
+        data=frame,
+        missing_report=report,
+        seed=seed,
+    )

@@ -84,16 +84,34 @@ class _Fitted:
 
 def _as_fitted(res: Any) -> _Fitted:
     if isinstance(res, RegressionResult):
-        return _Fitted(np.asarray(res.params, float), np.asarray(res.cov, float), list(res.terms), res.design,
-                       res.data, float(res.df), res.outcome, res.family == "binomial", "regression")
+        return _Fitted(
+            np.asarray(res.params, float),
+            np.asarray(res.cov, float),
+            list(res.terms),
+            res.design,
+            res.data,
+            float(res.df),
+            res.outcome,
+            res.family == "binomial",
+            "regression",
+        )
     try:
         from .meta.results import MetaResult
     except ImportError:  # pragma: no cover - the engine is part of the package
         MetaResult = ()  # type: ignore[assignment]
     if isinstance(res, MetaResult):
         df = float(res.ddf) if res.test in ("t", "knha", "adhoc") else math.inf
-        return _Fitted(res.beta.to_numpy(float), res.vcov.to_numpy(float), list(res.terms), res.design, res.data,
-                       df, "effect", False, "meta")
+        return _Fitted(
+            res.beta.to_numpy(float),
+            res.vcov.to_numpy(float),
+            list(res.terms),
+            res.design,
+            res.data,
+            df,
+            "effect",
+            False,
+            "meta",
+        )
     raise ModelError(f"expected data, a RegressionResult or a MetaResult, got {type(res).__name__}")
 
 
@@ -121,12 +139,17 @@ def _rows(fit: _Fitted, base: dict[str, Any], updates: list[dict[str, Any]]) -> 
     frame = pd.DataFrame([{**base, **u} for u in updates])
     for col in fit.design.columns:  # keep the fitted dtype (categorical levels, booleans)
         if not _is_numeric(fit.data[col]) and col in frame:
-            frame[col] = frame[col].astype(fit.data[col].dtype) if fit.data[col].dtype != object else frame[col]
+            frame[col] = (
+                frame[col].astype(fit.data[col].dtype)
+                if fit.data[col].dtype != object
+                else frame[col]
+            )
     return fit.design.new_rows(frame)
 
 
-def _slope_vectors(fit: _Fitted, x: str, moderator: str, mvals: list[Any], base: dict[str, Any],
-                   step: float) -> np.ndarray:
+def _slope_vectors(
+    fit: _Fitted, x: str, moderator: str, mvals: list[Any], base: dict[str, Any], step: float
+) -> np.ndarray:
     """Rows L(m) = d(design row)/dx at each moderator value; checks that x enters linearly."""
     x0 = float(base[x])
     # one design build for all values (formulaic is the slow part)
@@ -182,16 +205,27 @@ class JohnsonNeyman(ResultMixin):
         for i, (a, b) in enumerate(self.regions):
             if min(b, hi_o) > max(a, lo_o):
                 obs[i] = (max(a, lo_o), min(b, hi_o))
-        return pd.DataFrame({
-            "low": [a for a, _ in self.regions], "high": [b for _, b in self.regions],
-            "observed_low": [o[0] if o else np.nan for o in obs.values()],
-            "observed_high": [o[1] if o else np.nan for o in obs.values()],
-        })
+        return pd.DataFrame(
+            {
+                "low": [a for a, _ in self.regions],
+                "high": [b for _, b in self.regions],
+                "observed_low": [o[0] if o else np.nan for o in obs.values()],
+                "observed_high": [o[1] if o else np.nan for o in obs.values()],
+            }
+        )
 
     def to_dict(self) -> dict:
-        return jsonable({"moderator": self.moderator, "bounds": self.bounds, "regions": [list(r) for r in self.regions],
-                         "regions_observed": [list(r) for r in self.regions_observed],
-                         "observed_range": list(self.observed_range), "level": self.level, "crit": self.crit})
+        return jsonable(
+            {
+                "moderator": self.moderator,
+                "bounds": self.bounds,
+                "regions": [list(r) for r in self.regions],
+                "regions_observed": [list(r) for r in self.regions_observed],
+                "observed_range": list(self.observed_range),
+                "level": self.level,
+                "crit": self.crit,
+            }
+        )
 
     def summary(self) -> str:
         pct = f"{100 * self.level:g}%"
@@ -201,9 +235,16 @@ class JohnsonNeyman(ResultMixin):
             return f"The simple slope is significant ({pct}) at every value of {self.moderator}."
         parts = [_interval_text(self.moderator, lo, hi) for lo, hi in self.regions]
         obs = f"observed range {self.observed_range[0]:.4g} to {self.observed_range[1]:.4g}"
-        inside = "; within it: " + (" or ".join(_interval_text(self.moderator, lo, hi) for lo, hi in self.regions_observed)
-                                    if self.regions_observed else "nowhere")
-        return f"The simple slope is significant ({pct}) for " + " or ".join(parts) + f" ({obs}{inside})."
+        inside = "; within it: " + (
+            " or ".join(_interval_text(self.moderator, lo, hi) for lo, hi in self.regions_observed)
+            if self.regions_observed
+            else "nowhere"
+        )
+        return (
+            f"The simple slope is significant ({pct}) for "
+            + " or ".join(parts)
+            + f" ({obs}{inside})."
+        )
 
 
 def _interval_text(name: str, lo: float, hi: float) -> str:
@@ -216,9 +257,17 @@ def _interval_text(name: str, lo: float, hi: float) -> str:
     return f"{lo:.4g} < {name} < {hi:.4g}"
 
 
-def johnson_neyman(A: np.ndarray, C: np.ndarray, beta: np.ndarray, cov: np.ndarray, crit: float, *,
-                   moderator: str = "moderator", observed_range: tuple[float, float] = (-math.inf, math.inf),
-                   level: float = 0.95) -> JohnsonNeyman:
+def johnson_neyman(
+    A: np.ndarray,
+    C: np.ndarray,
+    beta: np.ndarray,
+    cov: np.ndarray,
+    crit: float,
+    *,
+    moderator: str = "moderator",
+    observed_range: tuple[float, float] = (-math.inf, math.inf),
+    level: float = 0.95,
+) -> JohnsonNeyman:
     """Solve the Johnson-Neyman inequality for slope vectors ``L(m) = A + m C``.
 
     Parameters
@@ -271,8 +320,16 @@ def johnson_neyman(A: np.ndarray, C: np.ndarray, beta: np.ndarray, cov: np.ndarr
             regions = [(-math.inf, r1), (r2, math.inf)] if qa > 0 else [(r1, r2)]
     lo, hi = observed_range
     clipped = [(max(a, lo), min(b, hi)) for a, b in regions if min(b, hi) > max(a, lo)]
-    return JohnsonNeyman(moderator, bounds, regions, clipped, (float(lo), float(hi)), level, float(crit),
-                         (qa, qb, qc))
+    return JohnsonNeyman(
+        moderator,
+        bounds,
+        regions,
+        clipped,
+        (float(lo), float(hi)),
+        level,
+        float(crit),
+        (qa, qb, qc),
+    )
 
 
 # --------------------------------------------------------------------------- result
@@ -323,25 +380,46 @@ class InteractionResult(ResultMixin):
         return self.slopes.copy()
 
     def to_dict(self) -> dict:
-        return jsonable({
-            "x": self.x, "moderator": self.moderator, "outcome": self.outcome, "level": self.level,
-            "scale": self.scale, "centers": self.centers, "held_at": {k: str(v) if not isinstance(v, int | float) else v
-                                                                     for k, v in self.held_at.items()},
-            "slopes": self.slopes, "johnson_neyman": self.jn.to_dict() if self.jn else None,
-            "interaction_terms": self.interaction_terms, "marginal": self.marginal, "notes": self.notes,
-        })
+        return jsonable(
+            {
+                "x": self.x,
+                "moderator": self.moderator,
+                "outcome": self.outcome,
+                "level": self.level,
+                "scale": self.scale,
+                "centers": self.centers,
+                "held_at": {
+                    k: str(v) if not isinstance(v, int | float) else v
+                    for k, v in self.held_at.items()
+                },
+                "slopes": self.slopes,
+                "johnson_neyman": self.jn.to_dict() if self.jn else None,
+                "interaction_terms": self.interaction_terms,
+                "marginal": self.marginal,
+                "notes": self.notes,
+            }
+        )
 
     def summary(self) -> str:
         lines = [f"Interaction of {self.x} x {self.moderator} on {self.outcome} ({self.scale})"]
         if self.centers:
-            lines.append("Centred before fitting: " + ", ".join(f"{k} (mean {v:.4g})" for k, v in self.centers.items()))
+            lines.append(
+                "Centred before fitting: "
+                + ", ".join(f"{k} (mean {v:.4g})" for k, v in self.centers.items())
+            )
         if len(self.interaction_terms):
             t = self.interaction_terms
-            lines += [f"  {r.term}: {r.estimate:.4g} (SE {r.se:.4g}), p = {fmt_p(r.pval)}" for r in t.itertuples()]
+            lines += [
+                f"  {r.term}: {r.estimate:.4g} (SE {r.se:.4g}), p = {fmt_p(r.pval)}"
+                for r in t.itertuples()
+            ]
         tab = self.slopes.copy()
         tab["pval"] = tab["pval"].map(fmt_p)
-        lines += ["", f"Simple slopes of {self.x}:",
-                  tab.drop(columns="df").to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+        lines += [
+            "",
+            f"Simple slopes of {self.x}:",
+            tab.drop(columns="df").to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+        ]
         if self.jn is not None:
             lines += ["", "Johnson-Neyman: " + self.jn.summary()]
         lines += [f"Note: {n}" for n in self.notes]
@@ -360,11 +438,19 @@ def _moderator_values(s: pd.Series, at: Any) -> tuple[list[Any], list[str]]:
     return levels, [str(v) for v in levels]
 
 
-def simple_slopes(fit_or_result: Any, x: str, moderator: str, at: Any = None, *, level: float | None = None,
-                  covariates: dict[str, Any] | None = None) -> pd.DataFrame:
+def simple_slopes(
+    fit_or_result: Any,
+    x: str,
+    moderator: str,
+    at: Any = None,
+    *,
+    level: float | None = None,
+    covariates: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     """Simple slopes of ``x`` at moderator values for a fitted model (see :func:`interaction`)."""
-    return interaction(fit_or_result, x=x, moderator=moderator, at=at, level=level, covariates=covariates,
-                       n_grid=2).slopes
+    return interaction(
+        fit_or_result, x=x, moderator=moderator, at=at, level=level, covariates=covariates, n_grid=2
+    ).slopes
 
 
 def interaction(
@@ -436,7 +522,9 @@ def interaction(
                 raise ModelError(f"column {name!r} not found in the data")
         if formula is None:
             if outcome is None:
-                raise ModelError("give outcome= (the formula is then 'outcome ~ x * moderator') or formula=")
+                raise ModelError(
+                    "give outcome= (the formula is then 'outcome ~ x * moderator') or formula="
+                )
             formula = f"{outcome} ~ {x} * {moderator}"
         outs, _ = split_formula(formula, list(map(str, data.columns)))
         if len(outs) != 1:
@@ -446,7 +534,9 @@ def interaction(
             from .meta.formula import check_formula
 
             used = [c for c in check_formula(formula, data.columns)]
-            extra = [v for k, v in fit_kwargs.items() if k in ("n", "weights", "cluster", "groups") and v]
+            extra = [
+                v for k, v in fit_kwargs.items() if k in ("n", "weights", "cluster", "groups") and v
+            ]
             complete = data[list(dict.fromkeys(used + extra))].notna().all(axis=1)
             for name in (x, moderator):
                 if _is_numeric(data[name]):
@@ -460,7 +550,9 @@ def interaction(
         fit0 = _as_fitted(model)  # raises a clear error for anything else
         del fit0
         if formula is not None or outcome is not None or fit_kwargs:
-            raise ModelError("formula=, outcome= and model options apply when passing data, not a fitted model")
+            raise ModelError(
+                "formula=, outcome= and model options apply when passing data, not a fitted model"
+            )
         level = model.level if level is None else level
     level = normalise_level(level)
     fit = _as_fitted(model)
@@ -468,10 +560,14 @@ def interaction(
         if name not in fit.design.columns:
             raise ModelError(f"{name!r} is not in the model (its columns: {fit.design.columns})")
     if not _is_numeric(fit.data[x]):
-        raise ModelError(f"x={x!r} must be numeric; for a categorical focal variable swap x and moderator")
+        raise ModelError(
+            f"x={x!r} must be numeric; for a categorical focal variable swap x and moderator"
+        )
     inter = [t for t in fit.names if ":" in t and x in t and moderator in t]
     if not inter:
-        notes.append(f"the model has no {x} x {moderator} interaction term: the simple slopes are all equal")
+        notes.append(
+            f"the model has no {x} x {moderator} interaction term: the simple slopes are all equal"
+        )
 
     def to_design(name: str, v: Any) -> Any:
         return v - centers[name] if name in centers else v
@@ -492,11 +588,19 @@ def interaction(
     se = np.sqrt(np.einsum("ij,jk,ik->i", Ls, fit.cov, Ls))
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = est / se
-    slopes = pd.DataFrame({
-        moderator: mvals, "label": labels, "estimate": est, "se": se, "stat": stat,
-        "df": np.full(len(est), fit.df if math.isfinite(fit.df) else np.nan), "pval": fit.pval(stat),
-        "ci_low": est - crit * se, "ci_high": est + crit * se,
-    })
+    slopes = pd.DataFrame(
+        {
+            moderator: mvals,
+            "label": labels,
+            "estimate": est,
+            "se": se,
+            "stat": stat,
+            "df": np.full(len(est), fit.df if math.isfinite(fit.df) else np.nan),
+            "pval": fit.pval(stat),
+            "ci_low": est - crit * se,
+            "ci_high": est + crit * se,
+        }
+    )
 
     jn = None
     if numeric_mod:
@@ -506,32 +610,75 @@ def interaction(
         if np.allclose(L3[2] - L3[1], L3[1] - L3[0], rtol=1e-6, atol=1e-9 * (1 + np.abs(L3).max())):
             A = L3[0] - m0 * C
             rng = (float(mod_orig.min()), float(mod_orig.max()))
-            jn_d = johnson_neyman(A, C, fit.beta, fit.cov, crit, moderator=moderator,
-                                  observed_range=(to_design(moderator, rng[0]), to_design(moderator, rng[1])),
-                                  level=level)
+            jn_d = johnson_neyman(
+                A,
+                C,
+                fit.beta,
+                fit.cov,
+                crit,
+                moderator=moderator,
+                observed_range=(to_design(moderator, rng[0]), to_design(moderator, rng[1])),
+                level=level,
+            )
             shift = centers.get(moderator, 0.0)
             jn = JohnsonNeyman(
-                moderator, [b + shift for b in jn_d.bounds], [(a + shift, b + shift) for a, b in jn_d.regions],
-                [(a + shift, b + shift) for a, b in jn_d.regions_observed], rng, level, crit, jn_d.coefficients,
+                moderator,
+                [b + shift for b in jn_d.bounds],
+                [(a + shift, b + shift) for a, b in jn_d.regions],
+                [(a + shift, b + shift) for a, b in jn_d.regions_observed],
+                rng,
+                level,
+                crit,
+                jn_d.coefficients,
             )
         else:
             notes.append(f"{moderator!r} does not enter linearly: no Johnson-Neyman interval")
 
     # marginal-effects grid in original units
     x_orig = xs + centers.get(x, 0.0)
-    grid_x = (np.asarray(x_values, float) if x_values is not None
-              else np.linspace(float(x_orig.min()), float(x_orig.max()), max(int(n_grid), 2)))
-    rows = [{x: to_design(x, gx), moderator: to_design(moderator, m)} for m in mvals for gx in grid_x]
+    grid_x = (
+        np.asarray(x_values, float)
+        if x_values is not None
+        else np.linspace(float(x_orig.min()), float(x_orig.max()), max(int(n_grid), 2))
+    )
+    rows = [
+        {x: to_design(x, gx), moderator: to_design(moderator, m)} for m in mvals for gx in grid_x
+    ]
     Xg = _rows(fit, base, rows)
     pred = linear_predictions(Xg, fit.beta, fit.cov, crit, inverse_link=fit.binomial)
-    marginal = pd.concat([pd.DataFrame({x: [from_design(x, r[x]) for r in rows],
-                                        moderator: [from_design(moderator, r[moderator]) for r in rows]}), pred], axis=1)
+    marginal = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    x: [from_design(x, r[x]) for r in rows],
+                    moderator: [from_design(moderator, r[moderator]) for r in rows],
+                }
+            ),
+            pred,
+        ],
+        axis=1,
+    )
     coef = model.to_frame()
     held = {k: from_design(k, v) for k, v in base.items() if k not in (x, moderator)}
-    scale = ("log-odds (slopes), probability (marginal)" if fit.binomial
-             else "pooled effect" if fit.kind == "meta" else "outcome units")
+    scale = (
+        "log-odds (slopes), probability (marginal)"
+        if fit.binomial
+        else "pooled effect"
+        if fit.kind == "meta"
+        else "outcome units"
+    )
     return InteractionResult(
-        x=x, moderator=moderator, outcome=fit.outcome, level=level, slopes=slopes, jn=jn, marginal=marginal,
-        interaction_terms=coef[coef["term"].isin(inter)].reset_index(drop=True), centers=centers, held_at=held,
-        scale=scale, model=model, notes=notes,
+        x=x,
+        moderator=moderator,
+        outcome=fit.outcome,
+        level=level,
+        slopes=slopes,
+        jn=jn,
+        marginal=marginal,
+        interaction_terms=coef[coef["term"].isin(inter)].reset_index(drop=True),
+        centers=centers,
+        held_at=held,
+        scale=scale,
+        model=model,
+        notes=notes,
     )

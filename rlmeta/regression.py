@@ -60,7 +60,13 @@ from .schema import row_numbers
 __all__ = ["regress", "RegressionResult", "MultiRegressionResult", "adjust_pvalues", "FAMILIES"]
 
 FAMILIES = ("gaussian", "binomial")
-_ADJUST = {"holm": "holm", "fdr_bh": "fdr_bh", "bh": "fdr_bh", "bonferroni": "bonferroni", "none": None}
+_ADJUST = {
+    "holm": "holm",
+    "fdr_bh": "fdr_bh",
+    "bh": "fdr_bh",
+    "bonferroni": "bonferroni",
+    "none": None,
+}
 _COLUMNS = ["term", "estimate", "se", "stat", "df", "pval", "ci_low", "ci_high", "std_estimate"]
 
 
@@ -126,7 +132,9 @@ def _prepare(
     need = list(dict.fromkeys(need))
     for col in need:
         if col not in data.columns:
-            raise ModelError(f"column {col!r} not found in the data; available: {', '.join(map(str, data.columns[:20]))}")
+            raise ModelError(
+                f"column {col!r} not found in the data; available: {', '.join(map(str, data.columns[:20]))}"
+            )
     frame = data.reset_index(drop=True)
     isna = frame[need].isna()
     nonfinite = pd.DataFrame(False, index=frame.index, columns=need)
@@ -139,8 +147,14 @@ def _prepare(
     for i in frame.index[bad]:  # only the dropped rows need a reason
         na = [c for c in need if isna.at[i, c]]
         inf = [c for c in need if nonfinite.at[i, c]]
-        reasons[i] = "; ".join(p for p in (("missing value in " + ", ".join(na)) if na else "",
-                                           ("non-finite value in " + ", ".join(inf)) if inf else "") if p)
+        reasons[i] = "; ".join(
+            p
+            for p in (
+                ("missing value in " + ", ".join(na)) if na else "",
+                ("non-finite value in " + ", ".join(inf)) if inf else "",
+            )
+            if p
+        )
     kept = record_drops(frame, bad, reason=reasons, step=step)
     if bad.any():
         warnings.warn(
@@ -160,7 +174,9 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
         num = pd.to_numeric(col, errors="coerce")
         bad = num.isna() & col.notna()
         first = col[bad].iloc[0] if bad.any() else col.iloc[0]
-        raise DataError(f"expected a number, got {first!r}", row=row_numbers(frame, bad), column=column)
+        raise DataError(
+            f"expected a number, got {first!r}", row=row_numbers(frame, bad), column=column
+        )
     return col.to_numpy(dtype=float)
 
 
@@ -284,8 +300,13 @@ class RegressionResult(ResultMixin):
             }
         )
 
-    def predict(self, newdata: pd.DataFrame | None = None, *, level: float | None = None,
-                scale: str = "response") -> pd.DataFrame:
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        *,
+        level: float | None = None,
+        scale: str = "response",
+    ) -> pd.DataFrame:
         """Predictions with confidence intervals.
 
         Parameters
@@ -307,8 +328,13 @@ class RegressionResult(ResultMixin):
         if scale not in ("response", "link"):
             raise ModelError(f"scale must be 'response' or 'link', got {scale!r}")
         X = self.design.X if newdata is None else self.design.new_rows(newdata)
-        return linear_predictions(X, self.params, self.cov, self.crit(level),
-                                  inverse_link=scale == "response" and self.family == "binomial")
+        return linear_predictions(
+            X,
+            self.params,
+            self.cov,
+            self.crit(level),
+            inverse_link=scale == "response" and self.family == "binomial",
+        )
 
     def to_dict(self) -> dict:
         return jsonable(
@@ -334,31 +360,43 @@ class RegressionResult(ResultMixin):
         )
 
     def summary(self, digits: int = 4) -> str:
-        names = {"OLS": "Linear regression (OLS)", "WLS": "Weighted least squares (WLS)",
-                 "GLM": "Binomial GLM (logit link)", "MixedLM": "Linear mixed model (random intercept, REML)"}
+        names = {
+            "OLS": "Linear regression (OLS)",
+            "WLS": "Weighted least squares (WLS)",
+            "GLM": "Binomial GLM (logit link)",
+            "MixedLM": "Linear mixed model (random intercept, REML)",
+        }
         lines = [f"{names.get(self.model, self.model)}: {self.formula}", f"n = {self.nobs}"]
         if self.groups:
             lines[-1] += f", groups = {self.n_clusters} ({self.groups})"
         if self.cov_type == "cluster":
-            lines.append(f"Cluster-robust (CR1) standard errors by {self.cluster} (G = {self.n_clusters}), t({self.df:g})")
+            lines.append(
+                f"Cluster-robust (CR1) standard errors by {self.cluster} (G = {self.n_clusters}), t({self.df:g})"
+            )
         else:
             lines.append(f"Inference: {'t(' + format(self.df, 'g') + ')' if self.use_t else 'z'}")
         tab = self.to_frame()
         tab["pval"] = tab["pval"].map(fmt_p)
         tab = tab.drop(columns="df")
         lines += ["", tab.to_string(index=False, float_format=lambda v: f"{v:.{digits}f}")]
-        stat_txt = ", ".join(f"{k} = {fmt_num(v, digits)}" for k, v in self.stats.items() if v is not None)
+        stat_txt = ", ".join(
+            f"{k} = {fmt_num(v, digits)}" for k, v in self.stats.items() if v is not None
+        )
         lines += ["", stat_txt]
         if len(self.vif):
-            lines.append("VIF: " + ", ".join(f"{t} {v:.2f}" for t, v in zip(self.vif["term"], self.vif["vif"])))
+            lines.append(
+                "VIF: "
+                + ", ".join(f"{t} {v:.2f}" for t, v in zip(self.vif["term"], self.vif["vif"]))
+            )
         if len(self.drop_log):
             lines.append(f"{len(self.drop_log)} row(s) dropped (see drop_log)")
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
-def linear_predictions(X: np.ndarray, beta: np.ndarray, cov: np.ndarray, crit: float,
-                       inverse_link: bool = False) -> pd.DataFrame:
+def linear_predictions(
+    X: np.ndarray, beta: np.ndarray, cov: np.ndarray, crit: float, inverse_link: bool = False
+) -> pd.DataFrame:
     """``X @ beta`` with its standard error and ``± crit`` interval (optionally inverse-logit)."""
     pred = X @ beta
     var = np.einsum("ij,jk,ik->i", X, cov, X)
@@ -405,7 +443,9 @@ class MultiRegressionResult(ResultMixin):
 
 
 # --------------------------------------------------------------------------- fitting
-def _std_estimates(X: np.ndarray, names: list[str], beta: np.ndarray, y: np.ndarray, family: str) -> np.ndarray:
+def _std_estimates(
+    X: np.ndarray, names: list[str], beta: np.ndarray, y: np.ndarray, family: str
+) -> np.ndarray:
     """Standardised coefficients ``b * sd(x) / sd(y)`` (``b * sd(x)`` for binomial models).
 
     Computed on the design columns (so interaction and dummy columns are scaled by
@@ -457,7 +497,9 @@ def _fit_one(
         )
     nobs, p = X.shape
     if nobs <= p:
-        raise ModelError(f"{nobs} rows for {p} coefficients in {outcome} ~ {rhs}; need more rows than coefficients")
+        raise ModelError(
+            f"{nobs} rows for {p} coefficients in {outcome} ~ {rhs}; need more rows than coefficients"
+        )
     y = _numeric(frame, outcome)
     notes: list[str] = []
     fit_kwargs: dict[str, Any] = {}
@@ -466,9 +508,13 @@ def _fit_one(
         codes, uniques = pd.factorize(frame[cluster])
         n_clusters = len(uniques)
         if n_clusters < 2:
-            raise ModelError(f"cluster column {cluster!r} has {n_clusters} cluster(s); need at least 2")
+            raise ModelError(
+                f"cluster column {cluster!r} has {n_clusters} cluster(s); need at least 2"
+            )
         if n_clusters < 20:
-            notes.append(f"only {n_clusters} clusters: cluster-robust SEs can be too small with few clusters")
+            notes.append(
+                f"only {n_clusters} clusters: cluster-robust SEs can be too small with few clusters"
+            )
         # t(G - 1) reference distribution (statsmodels' df for cluster covariances with use_t).
         fit_kwargs = {"cov_type": "cluster", "cov_kwds": {"groups": codes}, "use_t": True}
 
@@ -480,66 +526,99 @@ def _fit_one(
             codes_g, uniq_g = pd.factorize(frame[groups])
             n_clusters = len(uniq_g)
             if n_clusters < 2:
-                raise ModelError(f"groups column {groups!r} has {n_clusters} group(s); need at least 2")
+                raise ModelError(
+                    f"groups column {groups!r} has {n_clusters} group(s); need at least 2"
+                )
             res = sm.MixedLM(y, X, groups=codes_g).fit(reml=True)
             k = len(names)
             params, cov = np.asarray(res.fe_params), np.asarray(res.cov_params())[:k, :k]
             converged = bool(res.converged)
             gv, rv = float(np.asarray(res.cov_re)[0, 0]), float(res.scale)
-            stats_ = {"loglik": float(res.llf), "group_var": gv, "resid_var": rv,
-                      "icc": gv / (gv + rv) if gv + rv > 0 else np.nan}
+            stats_ = {
+                "loglik": float(res.llf),
+                "group_var": gv,
+                "resid_var": rv,
+                "icc": gv / (gv + rv) if gv + rv > 0 else np.nan,
+            }
             model, df = "MixedLM", np.inf
             if gv <= 1e-8 * max(rv, 1e-300):
-                notes.append("the group variance is estimated at (or near) 0: the random intercept is not needed")
+                notes.append(
+                    "the group variance is estimated at (or near) 0: the random intercept is not needed"
+                )
         elif family == "binomial":
             if n is not None:
                 trials = _numeric(frame, n)
                 bad = ~(trials > 0)
                 if bad.any():
-                    raise DataError("trials must be positive", row=row_numbers(frame, bad), column=n)
+                    raise DataError(
+                        "trials must be positive", row=row_numbers(frame, bad), column=n
+                    )
                 bad = (y < 0) | (y > 1)
                 if bad.any():
                     hint = " (percent scores? divide by 100)" if np.all(y <= 100) else ""
-                    raise DataError(f"a binomial outcome must be a proportion in [0, 1]{hint}, got {y[bad][0]!r}",
-                                    row=row_numbers(frame, bad), column=outcome)
+                    raise DataError(
+                        f"a binomial outcome must be a proportion in [0, 1]{hint}, got {y[bad][0]!r}",
+                        row=row_numbers(frame, bad),
+                        column=outcome,
+                    )
                 succ = y * trials
                 frac = np.abs(succ - np.round(succ)) > 1e-6 * np.maximum(trials, 1)
                 if frac.any():
-                    notes.append(f"score x {n} is not a whole number in {int(frac.sum())} row(s); fitted with "
-                                 "fractional counts (binomial quasi-likelihood)")
+                    notes.append(
+                        f"score x {n} is not a whole number in {int(frac.sum())} row(s); fitted with "
+                        "fractional counts (binomial quasi-likelihood)"
+                    )
                 endog = np.column_stack([succ, trials - succ])
             else:
                 bad = ~np.isin(y, (0.0, 1.0))
                 if bad.any():
-                    raise DataError(f"binomial outcome without n= must be 0/1, got {y[bad][0]!r}; "
-                                    "pass n='n_items' for accuracies (proportions of n items)",
-                                    row=row_numbers(frame, bad), column=outcome)
+                    raise DataError(
+                        f"binomial outcome without n= must be 0/1, got {y[bad][0]!r}; "
+                        "pass n='n_items' for accuracies (proportions of n items)",
+                        row=row_numbers(frame, bad),
+                        column=outcome,
+                    )
                 endog = y
             res = sm.GLM(endog, X, family=sm.families.Binomial()).fit(**fit_kwargs)
             params, cov = np.asarray(res.params), np.asarray(res.cov_params())
             converged = bool(getattr(res, "converged", True))
             disp = float(res.pearson_chi2 / res.df_resid) if res.df_resid > 0 else np.nan
-            stats_ = {"loglik": float(res.llf), "aic": float(res.aic), "deviance": float(res.deviance),
-                      "pseudo_r2": float(res.pseudo_rsquared(kind="mcf")), "dispersion": disp}
+            stats_ = {
+                "loglik": float(res.llf),
+                "aic": float(res.aic),
+                "deviance": float(res.deviance),
+                "pseudo_r2": float(res.pseudo_rsquared(kind="mcf")),
+                "dispersion": disp,
+            }
             if n is not None and np.isfinite(disp) and disp > 1.5 and cluster is None:
-                notes.append(f"overdispersion: Pearson chi2/df = {disp:.2f}; binomial SEs are too small when runs vary "
-                             "beyond item sampling (seed variance) - use cluster= (e.g. the run or setting) or a "
-                             "gaussian model with groups=")
+                notes.append(
+                    f"overdispersion: Pearson chi2/df = {disp:.2f}; binomial SEs are too small when runs vary "
+                    "beyond item sampling (seed variance) - use cluster= (e.g. the run or setting) or a "
+                    "gaussian model with groups="
+                )
             model, df = "GLM", (n_clusters - 1.0) if cluster else np.inf
         else:
             if weights is not None:
                 w = _numeric(frame, weights)
                 bad = ~(w > 0)
                 if bad.any():
-                    raise DataError("weights must be positive", row=row_numbers(frame, bad), column=weights)
+                    raise DataError(
+                        "weights must be positive", row=row_numbers(frame, bad), column=weights
+                    )
                 res = sm.WLS(y, X, weights=w).fit(**fit_kwargs)
                 model = "WLS"
             else:
                 res = sm.OLS(y, X).fit(**fit_kwargs)
                 model = "OLS"
             params, cov = np.asarray(res.params), np.asarray(res.cov_params())
-            stats_ = {"r2": float(res.rsquared), "r2_adj": float(res.rsquared_adj), "loglik": float(res.llf),
-                      "aic": float(res.aic), "bic": float(res.bic), "scale": float(res.scale)}
+            stats_ = {
+                "r2": float(res.rsquared),
+                "r2_adj": float(res.rsquared_adj),
+                "loglik": float(res.llf),
+                "aic": float(res.aic),
+                "bic": float(res.bic),
+                "scale": float(res.scale),
+            }
             df = (n_clusters - 1.0) if cluster else float(res.df_resid)
     for w in caught:
         msg = str(w.message)
@@ -548,8 +627,11 @@ def _fit_one(
             if "converge" in msg.lower():
                 converged = False
     if not converged:
-        warnings.warn(f"the model for {outcome!r} did not converge; see the result's notes", ConvergenceWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"the model for {outcome!r} did not converge; see the result's notes",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     return RegressionResult(
         outcome=outcome,
         formula=f"{outcome} ~ {rhs}",
@@ -647,9 +729,13 @@ def regress(
         raise ModelError(f"family must be one of {FAMILIES}, got {family!r}")
     lvl = normalise_level(level)
     if groups is not None and (family != "gaussian" or weights is not None or cluster is not None):
-        raise ModelError("groups= (random intercept) is available for family='gaussian' without weights= or cluster=")
+        raise ModelError(
+            "groups= (random intercept) is available for family='gaussian' without weights= or cluster="
+        )
     if family == "binomial" and weights is not None:
-        raise ModelError("weights= applies to gaussian models; binomial models weight by the trials in n=")
+        raise ModelError(
+            "weights= applies to gaussian models; binomial models weight by the trials in n="
+        )
     if n is not None and family != "binomial":
         raise ModelError("n= (trials) applies to family='binomial'")
     for arg, col in (("weights", weights), ("cluster", cluster), ("groups", groups), ("n", n)):
@@ -664,23 +750,44 @@ def regress(
         specs += [(o, rhs) for o in outs]
     dup = pd.Series([o for o, _ in specs]).duplicated()
     if dup.any():
-        raise ModelError(f"outcome {specs[int(np.argmax(dup))][0]!r} appears twice; fit such models separately")
+        raise ModelError(
+            f"outcome {specs[int(np.argmax(dup))][0]!r} appears twice; fit such models separately"
+        )
     results = {}
     for outcome, rhs in specs:
         rhs_cols = check_formula(rhs, data.columns) if rhs.strip() not in ("1", "0", "-1") else []
-        frame = _prepare(data, outcome, rhs_cols, {"weights": weights, "cluster": cluster, "groups": groups, "n": n},
-                         step="regress")
+        frame = _prepare(
+            data,
+            outcome,
+            rhs_cols,
+            {"weights": weights, "cluster": cluster, "groups": groups, "n": n},
+            step="regress",
+        )
         if frame.empty:
-            raise ModelError(f"no rows left for {outcome!r} after dropping missing values (see the drop log)")
-        results[outcome] = _fit_one(frame, outcome, rhs, family=family, weights=weights, cluster=cluster,
-                                    groups=groups, n=n, level=lvl)
+            raise ModelError(
+                f"no rows left for {outcome!r} after dropping missing values (see the drop log)"
+            )
+        results[outcome] = _fit_one(
+            frame,
+            outcome,
+            rhs,
+            family=family,
+            weights=weights,
+            cluster=cluster,
+            groups=groups,
+            n=n,
+            level=lvl,
+        )
     if len(results) == 1:
         return next(iter(results.values()))
     return MultiRegressionResult(results)
 
 
 def adjust_pvalues(
-    results: MultiRegressionResult | Sequence[RegressionResult] | Mapping[str, RegressionResult] | pd.DataFrame,
+    results: MultiRegressionResult
+    | Sequence[RegressionResult]
+    | Mapping[str, RegressionResult]
+    | pd.DataFrame,
     method: str = "holm",
     *,
     terms: Sequence[str] | None = None,
@@ -740,8 +847,12 @@ def adjust_pvalues(
                 items[name] = r
         bad = [k for k, r in items.items() if not isinstance(r, RegressionResult)]
         if bad:
-            raise ModelError(f"adjust_pvalues needs RegressionResult objects; got {type(items[bad[0]]).__name__}")
-        tab = pd.concat([r.to_frame().assign(outcome=k) for k, r in items.items()], ignore_index=True)
+            raise ModelError(
+                f"adjust_pvalues needs RegressionResult objects; got {type(items[bad[0]]).__name__}"
+            )
+        tab = pd.concat(
+            [r.to_frame().assign(outcome=k) for k, r in items.items()], ignore_index=True
+        )
     for col in ("outcome", "term", "estimate"):
         if col not in tab.columns:
             tab[col] = np.nan

@@ -87,7 +87,11 @@ def _clean(data: pd.DataFrame, outcome: str, by: list[str], step: str) -> pd.Dat
         num = pd.to_numeric(y, errors="coerce")
         bad = num.isna() & y.notna()
         if bad.any():
-            raise DataError(f"expected a number, got {y[bad].iloc[0]!r}", row=row_numbers(data, bad), column=outcome)
+            raise DataError(
+                f"expected a number, got {y[bad].iloc[0]!r}",
+                row=row_numbers(data, bad),
+                column=outcome,
+            )
     frame = data.reset_index(drop=True)
     isna = frame[[outcome, *by]].isna()
     bad = isna.any(axis=1).to_numpy()
@@ -96,13 +100,18 @@ def _clean(data: pd.DataFrame, outcome: str, by: list[str], step: str) -> pd.Dat
         reasons[i] = "missing value in " + ", ".join(c for c in [outcome, *by] if isna.at[i, c])
     kept = record_drops(frame, bad, reason=reasons, step=step)
     if bad.any():
-        warnings.warn(f"{int(bad.sum())} row(s) with missing values omitted (see the drop log)", DataWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"{int(bad.sum())} row(s) with missing values omitted (see the drop log)",
+            DataWarning,
+            stacklevel=3,
+        )
     return kept.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- descriptive table and tests
-def setting_summary(data: pd.DataFrame, outcome: str, by: str | Sequence[str], *, level: float = 0.95) -> pd.DataFrame:
+def setting_summary(
+    data: pd.DataFrame, outcome: str, by: str | Sequence[str], *, level: float = 0.95
+) -> pd.DataFrame:
     """Mean, SD and t confidence interval of ``outcome`` per setting.
 
     Parameters
@@ -182,8 +191,17 @@ def variance_tests(data: pd.DataFrame, outcome: str, by: str | Sequence[str]) ->
     rows = []
     for name, center in (("Brown-Forsythe", "median"), ("Levene", "mean")):
         res = stats.levene(*groups, center=center)
-        rows.append({"test": name, "center": center, "stat": float(res.statistic), "df1": len(groups) - 1,
-                     "df2": n_total - len(groups), "pval": float(res.pvalue), "n_groups": len(groups)})
+        rows.append(
+            {
+                "test": name,
+                "center": center,
+                "stat": float(res.statistic),
+                "df1": len(groups) - 1,
+                "df2": n_total - len(groups),
+                "pval": float(res.pvalue),
+                "n_groups": len(groups),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -233,7 +251,9 @@ def _ml_fit(y: np.ndarray, X: np.ndarray, Z: np.ndarray, names: list[str]):
     b0 = np.linalg.lstsq(X, y, rcond=None)[0]
     r = y - X @ b0
     # E log|e| = log(sigma) - 0.635 for normal e: shift the start accordingly.
-    g0 = np.linalg.lstsq(Z, np.log(np.abs(r) + 1e-12 * (np.abs(y).max() + 1)) + 0.6352, rcond=None)[0]
+    g0 = np.linalg.lstsq(Z, np.log(np.abs(r) + 1e-12 * (np.abs(y).max() + 1)) + 0.6352, rcond=None)[
+        0
+    ]
     start = np.concatenate([b0, g0])
     model = _make_model(y, X, Z, names)
     best = None
@@ -251,7 +271,9 @@ def _ml_fit(y: np.ndarray, X: np.ndarray, Z: np.ndarray, names: list[str]):
             if best is not None and best[1]:
                 break
     if best is None:
-        raise ModelError("the location-scale model could not be fitted (check for constant outcomes within settings)")
+        raise ModelError(
+            "the location-scale model could not be fitted (check for constant outcomes within settings)"
+        )
     return best
 
 
@@ -291,33 +313,62 @@ class LocationScaleResult(ResultMixin):
     @property
     def params(self) -> pd.Series:
         """All coefficients, scale ones prefixed with ``scale:``."""
-        return pd.concat([self.mean_table.set_index("term")["estimate"],
-                          self.scale_table.set_index("term")["estimate"].rename(lambda t: f"scale:{t}")])
+        return pd.concat(
+            [
+                self.mean_table.set_index("term")["estimate"],
+                self.scale_table.set_index("term")["estimate"].rename(lambda t: f"scale:{t}"),
+            ]
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """Both tables stacked with a ``part`` column (``mean`` / ``log_sd``)."""
-        return pd.concat([self.mean_table.assign(part="mean"), self.scale_table.assign(part="log_sd")],
-                         ignore_index=True)
+        return pd.concat(
+            [self.mean_table.assign(part="mean"), self.scale_table.assign(part="log_sd")],
+            ignore_index=True,
+        )
 
     def to_dict(self) -> dict:
-        return jsonable({"outcome": self.outcome, "mean_formula": self.mean_formula,
-                         "scale_formula": self.scale_formula, "method": self.method, "level": self.level,
-                         "nobs": self.nobs, "loglik": self.loglik, "lr_test": self.lr_test,
-                         "converged": self.converged, "mean": self.mean_table, "log_sd": self.scale_table,
-                         "notes": self.notes})
+        return jsonable(
+            {
+                "outcome": self.outcome,
+                "mean_formula": self.mean_formula,
+                "scale_formula": self.scale_formula,
+                "method": self.method,
+                "level": self.level,
+                "nobs": self.nobs,
+                "loglik": self.loglik,
+                "lr_test": self.lr_test,
+                "converged": self.converged,
+                "mean": self.mean_table,
+                "log_sd": self.scale_table,
+                "notes": self.notes,
+            }
+        )
 
     def summary(self) -> str:
-        head = {"ml": "Location-scale model (joint ML)", "log_sd": "Meta-regression of per-setting log SDs"}
+        head = {
+            "ml": "Location-scale model (joint ML)",
+            "log_sd": "Meta-regression of per-setting log SDs",
+        }
         fmt = lambda v: f"{v:.4g}"  # noqa: E731
-        lines = [f"{head[self.method]}: {self.mean_formula}; log(sd) {self.scale_formula}", f"n = {self.nobs}"]
+        lines = [
+            f"{head[self.method]}: {self.mean_formula}; log(sd) {self.scale_formula}",
+            f"n = {self.nobs}",
+        ]
         if self.saturated_mean:
             lines += ["", "Mean: one mean per setting (see mean_table)"]
         elif len(self.mean_table):
             lines += ["", "Mean:", self.mean_table.to_string(index=False, float_format=fmt)]
-        lines += ["", "Log standard deviation:", self.scale_table.to_string(index=False, float_format=fmt)]
+        lines += [
+            "",
+            "Log standard deviation:",
+            self.scale_table.to_string(index=False, float_format=fmt),
+        ]
         if self.lr_test:
-            lines.append(f"Test of the scale predictors: stat = {self.lr_test['stat']:.4g} on {self.lr_test['df']:g} df, "
-                         f"p = {fmt_p(self.lr_test['pval'])}")
+            lines.append(
+                f"Test of the scale predictors: stat = {self.lr_test['stat']:.4g} on {self.lr_test['df']:g} df, "
+                f"p = {fmt_p(self.lr_test['pval'])}"
+            )
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -325,8 +376,17 @@ class LocationScaleResult(ResultMixin):
 def _table(names: list[str], est: np.ndarray, se: np.ndarray, crit: float) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
-    return pd.DataFrame({"term": names, "estimate": est, "se": se, "stat": z, "pval": 2 * stats.norm.sf(np.abs(z)),
-                         "ci_low": est - crit * se, "ci_high": est + crit * se})
+    return pd.DataFrame(
+        {
+            "term": names,
+            "estimate": est,
+            "se": se,
+            "stat": z,
+            "pval": 2 * stats.norm.sf(np.abs(z)),
+            "ci_low": est - crit * se,
+            "ci_high": est + crit * se,
+        }
+    )
 
 
 def _add_ratio(tab: pd.DataFrame) -> pd.DataFrame:
@@ -431,7 +491,11 @@ def location_scale(
     notes = []
     if not converged:
         notes.append("the optimiser did not converge; estimates may be unreliable")
-        warnings.warn(f"location-scale model for {outcome!r} did not converge", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"location-scale model for {outcome!r} did not converge",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     cov = np.linalg.inv(-res.model.hessian(res.params))
     se = np.sqrt(np.diag(cov))
     p = X.shape[1]
@@ -444,13 +508,26 @@ def location_scale(
         df = Z.shape[1] - 1
         lr = {"stat": float(stat), "df": float(df), "pval": float(stats.chi2.sf(stat, df))}
     return LocationScaleResult(
-        outcome=outcome, mean_formula=f"{outcome} ~ {rhs}", scale_formula=f"~ {scale_rhs}", method="ml", level=lvl,
-        mean_table=mean_tab, scale_table=scale_tab, nobs=len(y), loglik=float(res.llf), lr_test=lr,
-        converged=converged, drop_log=drop_log(frame), notes=notes, model=res,
+        outcome=outcome,
+        mean_formula=f"{outcome} ~ {rhs}",
+        scale_formula=f"~ {scale_rhs}",
+        method="ml",
+        level=lvl,
+        mean_table=mean_tab,
+        scale_table=scale_tab,
+        nobs=len(y),
+        loglik=float(res.llf),
+        lr_test=lr,
+        converged=converged,
+        drop_log=drop_log(frame),
+        notes=notes,
+        model=res,
     )
 
 
-def _log_sd(data, outcome, scale_rhs, scale_cols, by, lvl, crit, meta_method) -> LocationScaleResult:
+def _log_sd(
+    data, outcome, scale_rhs, scale_cols, by, lvl, crit, meta_method
+) -> LocationScaleResult:
     from .meta import meta_analysis
 
     if by is None:
@@ -468,27 +545,52 @@ def _log_sd(data, outcome, scale_rhs, scale_cols, by, lvl, crit, meta_method) ->
     tab = tab.loc[~few].reset_index(drop=True)
     zero = tab["sd"] <= 0
     if zero.any():
-        which = "; ".join(", ".join(f"{c}={r[c]}" for c in by) for _, r in tab.loc[zero].head(5).iterrows())
-        raise DataError(f"{int(zero.sum())} setting(s) have identical outcomes across seeds (SD = 0), e.g. {which}; "
-                        "the log SD is undefined (use method='ml' or drop these settings)", column=outcome)
+        which = "; ".join(
+            ", ".join(f"{c}={r[c]}" for c in by) for _, r in tab.loc[zero].head(5).iterrows()
+        )
+        raise DataError(
+            f"{int(zero.sum())} setting(s) have identical outcomes across seeds (SD = 0), e.g. {which}; "
+            "the log SD is undefined (use method='ml' or drop these settings)",
+            column=outcome,
+        )
     tab["yi"] = np.log(tab["sd"]) + 1 / (2 * (tab["n"] - 1))
     tab["vi"] = 1 / (2 * (tab["n"] - 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        meta = meta_analysis(tab, yi="yi", vi="vi", mods=None if scale_rhs == "1" else f"~ {scale_rhs}",
-                             method=meta_method, level=lvl)
+        meta = meta_analysis(
+            tab,
+            yi="yi",
+            vi="vi",
+            mods=None if scale_rhs == "1" else f"~ {scale_rhs}",
+            method=meta_method,
+            level=lvl,
+        )
     mt = meta.to_frame()
     scale_tab = _add_ratio(mt[["term", "estimate", "se", "stat", "pval", "ci_low", "ci_high"]])
     lr = {}
     if meta.p > 1:
         lr = {"stat": float(meta.qm), "df": float(meta.qm_df), "pval": float(meta.qm_pval)}
     if meta.random and meta.tau2 > 0:
-        notes.append(f"residual heterogeneity of log SDs tau^2 = {meta.tau2:.4g} beyond sampling error")
+        notes.append(
+            f"residual heterogeneity of log SDs tau^2 = {meta.tau2:.4g} beyond sampling error"
+        )
     return LocationScaleResult(
-        outcome=outcome, mean_formula=f"{outcome} ~ setting means", scale_formula=f"~ {scale_rhs}", method="log_sd",
-        level=lvl, mean_table=pd.DataFrame(columns=["term", "estimate", "se", "stat", "pval", "ci_low", "ci_high"]),
-        scale_table=scale_tab, nobs=int(tab["n"].sum()), loglik=float(meta.fit_stats()["loglik"]), lr_test=lr, converged=meta.converged,
-        drop_log=drop_log(frame), notes=notes, model=meta,
+        outcome=outcome,
+        mean_formula=f"{outcome} ~ setting means",
+        scale_formula=f"~ {scale_rhs}",
+        method="log_sd",
+        level=lvl,
+        mean_table=pd.DataFrame(
+            columns=["term", "estimate", "se", "stat", "pval", "ci_low", "ci_high"]
+        ),
+        scale_table=scale_tab,
+        nobs=int(tab["n"].sum()),
+        loglik=float(meta.fit_stats()["loglik"]),
+        lr_test=lr,
+        converged=meta.converged,
+        drop_log=drop_log(frame),
+        notes=notes,
+        model=meta,
     )
 
 
@@ -514,18 +616,33 @@ class StabilityResult(ResultMixin):
         return self.table.copy()
 
     def to_dict(self) -> dict:
-        return jsonable({"outcome": self.outcome, "by": self.by, "level": self.level, "settings": self.table,
-                         "variance_tests": self.tests, "location_scale": self.model.to_dict()})
+        return jsonable(
+            {
+                "outcome": self.outcome,
+                "by": self.by,
+                "level": self.level,
+                "settings": self.table,
+                "variance_tests": self.tests,
+                "location_scale": self.model.to_dict(),
+            }
+        )
 
     def summary(self) -> str:
         fmt = lambda v: f"{v:.4g}"  # noqa: E731
         tests = self.tests.copy()
         tests["pval"] = tests["pval"].map(fmt_p)
-        return "\n".join([
-            f"Seed stability of {self.outcome} across {', '.join(self.by)} ({len(self.table)} settings)", "",
-            self.table.to_string(index=False, float_format=fmt), "", "Equal-variance tests:",
-            tests.to_string(index=False, float_format=fmt), "", self.model.summary(),
-        ])
+        return "\n".join(
+            [
+                f"Seed stability of {self.outcome} across {', '.join(self.by)} ({len(self.table)} settings)",
+                "",
+                self.table.to_string(index=False, float_format=fmt),
+                "",
+                "Equal-variance tests:",
+                tests.to_string(index=False, float_format=fmt),
+                "",
+                self.model.summary(),
+            ]
+        )
 
 
 def stability(
@@ -576,8 +693,12 @@ def stability(
     table = setting_summary(frame, outcome, by, level=level)
     tests = variance_tests(frame, outcome, by)
     if scale is None:
-        terms = [c if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-                 else f"C({c})" for c in by]
+        terms = [
+            c
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+            else f"C({c})"
+            for c in by
+        ]
         scale = "~ " + " + ".join(terms)
     if method == "ml":
         if mean is None:
@@ -585,8 +706,13 @@ def stability(
             while key in frame.columns:
                 key += "_"
             frame = frame.copy()
-            frame[key] = frame[by].apply(lambda col: col.map(lambda v: f"{v:.6g}" if isinstance(v, float) else str(v))
-                                         ).agg("|".join, axis=1)
+            frame[key] = (
+                frame[by]
+                .apply(
+                    lambda col: col.map(lambda v: f"{v:.6g}" if isinstance(v, float) else str(v))
+                )
+                .agg("|".join, axis=1)
+            )
             model = location_scale(frame, f"{outcome} ~ C({key})", scale, method="ml", level=level)
             model.saturated_mean = True
             model.mean_formula = f"{outcome} ~ one mean per setting"
@@ -594,4 +720,6 @@ def stability(
             model = location_scale(frame, f"{outcome} ~ {mean}", scale, method="ml", level=level)
     else:
         model = location_scale(frame, f"{outcome} ~ 1", scale, method="log_sd", by=by, level=level)
-    return StabilityResult(outcome=outcome, by=by, level=normalise_level(level), table=table, tests=tests, model=model)
+    return StabilityResult(
+        outcome=outcome, by=by, level=normalise_level(level), table=table, tests=tests, model=model
+    )

@@ -46,8 +46,17 @@ class FailSafeResult(ResultMixin):
         return pd.DataFrame([self.to_dict()])
 
     def to_dict(self) -> dict:
-        return jsonable({"type": self.type, "fsnum": self.fsnum, "alpha": self.alpha, "pval": self.pval,
-                         "mean_effect": self.mean_effect, "target": self.target, "k": self.k})
+        return jsonable(
+            {
+                "type": self.type,
+                "fsnum": self.fsnum,
+                "alpha": self.alpha,
+                "pval": self.pval,
+                "mean_effect": self.mean_effect,
+                "target": self.target,
+                "k": self.k,
+            }
+        )
 
     def summary(self) -> str:
         line = f"Fail-safe N calculation using the {self.type} approach\n"
@@ -58,8 +67,16 @@ class FailSafeResult(ResultMixin):
         return line + f"fail-safe N: {self.fsnum:g}"
 
 
-def fail_safe_n(data_or_res, type: str = "Rosenthal", *, alpha: float = 0.05, target: float | None = None,
-                weighted: bool = False, yi: str = "yi", vi: str = "vi") -> FailSafeResult:
+def fail_safe_n(
+    data_or_res,
+    type: str = "Rosenthal",
+    *,
+    alpha: float = 0.05,
+    target: float | None = None,
+    weighted: bool = False,
+    yi: str = "yi",
+    vi: str = "vi",
+) -> FailSafeResult:
     """Fail-safe N: how many unpublished null studies would overturn the result.
 
     Parameters
@@ -114,7 +131,9 @@ def fail_safe_n(data_or_res, type: str = "Rosenthal", *, alpha: float = 0.05, ta
         sub = data_or_res[[yi, vi]].dropna()
         y, v = sub[yi].to_numpy(float), sub[vi].to_numpy(float)
     else:
-        raise ModelError(f"fail_safe_n() needs an effects DataFrame or a fitted model, got {data_or_res.__class__.__name__}")
+        raise ModelError(
+            f"fail_safe_n() needs an effects DataFrame or a fitted model, got {data_or_res.__class__.__name__}"
+        )
     k = len(y)
     pval = mean_es = tgt = np.nan
     if type == "Rosenthal":

@@ -49,22 +49,35 @@ class FunnelData(ResultMixin):
 
     def contour_frame(self) -> pd.DataFrame:
         """Contours in long form: ``level, sei, low, high``."""
-        parts = [pd.DataFrame({"level": lvl, "sei": self.se_grid, "low": lo, "high": hi})
-                 for lvl, (lo, hi) in self.contours.items()]
+        parts = [
+            pd.DataFrame({"level": lvl, "sei": self.se_grid, "low": lo, "high": hi})
+            for lvl, (lo, hi) in self.contours.items()
+        ]
         return pd.concat(parts, ignore_index=True)
 
     def to_dict(self) -> dict:
-        return jsonable({"points": self.frame, "center": self.center, "refline": self.refline, "level": self.level,
-                         "se_grid": self.se_grid, "contours": {str(k): {"low": v[0], "high": v[1]}
-                                                                for k, v in self.contours.items()},
-                         "funnel": {"low": self.funnel_low, "high": self.funnel_high}})
+        return jsonable(
+            {
+                "points": self.frame,
+                "center": self.center,
+                "refline": self.refline,
+                "level": self.level,
+                "se_grid": self.se_grid,
+                "contours": {str(k): {"low": v[0], "high": v[1]} for k, v in self.contours.items()},
+                "funnel": {"low": self.funnel_low, "high": self.funnel_high},
+            }
+        )
 
     def summary(self) -> str:
-        return (f"Funnel data: {len(self.frame)} points, centre {self.center:.4f}, contours at "
-                f"{', '.join(f'{lv:g}' for lv in self.contours)} around {self.refline:g}")
+        return (
+            f"Funnel data: {len(self.frame)} points, centre {self.center:.4f}, contours at "
+            f"{', '.join(f'{lv:g}' for lv in self.contours)} around {self.refline:g}"
+        )
 
 
-def funnel_data(res, *, levels=(0.90, 0.95, 0.99), refline: float = 0.0, n_grid: int = 100) -> FunnelData:
+def funnel_data(
+    res, *, levels=(0.90, 0.95, 0.99), refline: float = 0.0, n_grid: int = 100
+) -> FunnelData:
     """Points and contour regions for a (contour-enhanced) funnel plot.
 
     Parameters
@@ -111,4 +124,6 @@ def funnel_data(res, *, levels=(0.90, 0.95, 0.99), refline: float = 0.0, n_grid:
         contours[lv] = (refline - z * grid, refline + z * grid)
     center = float(res.beta.iloc[0]) if res.intercept_only else 0.0
     z = stats.norm.ppf(0.5 + res.level / 2)
-    return FunnelData(frame, grid, contours, center, center - z * grid, center + z * grid, refline, res.level)
+    return FunnelData(
+        frame, grid, contours, center, center - z * grid, center + z * grid, refline, res.level
+    )

@@ -41,8 +41,10 @@ class RankTestResult(ResultMixin):
         return jsonable({"tau": self.tau, "pval": self.pval, "exact": self.exact, "k": self.k})
 
     def summary(self) -> str:
-        return (f"Rank correlation test for funnel plot asymmetry\nKendall's tau = {self.tau:.4f}, "
-                f"p = {fmt_p(self.pval)} ({'exact' if self.exact else 'normal approximation'})")
+        return (
+            f"Rank correlation test for funnel plot asymmetry\nKendall's tau = {self.tau:.4f}, "
+            f"p = {fmt_p(self.pval)} ({'exact' if self.exact else 'normal approximation'})"
+        )
 
 
 def rank_test(res: MetaResult) -> RankTestResult:

@@ -55,12 +55,28 @@ class EggerResult(ResultMixin):
         return self.coefficients.copy()
 
     def to_dict(self) -> dict:
-        keys = ("model", "predictor", "intercept", "slope", "stat", "pval", "df", "limit_estimate", "limit_ci_low",
-                "limit_ci_high", "limit_pval", "level")
+        keys = (
+            "model",
+            "predictor",
+            "intercept",
+            "slope",
+            "stat",
+            "pval",
+            "df",
+            "limit_estimate",
+            "limit_ci_low",
+            "limit_ci_high",
+            "limit_pval",
+            "level",
+        )
         return jsonable({**{k: getattr(self, k) for k in keys}, "coefficients": self.coefficients})
 
     def summary(self) -> str:
-        kind = "weighted regression with multiplicative dispersion" if self.model == "lm" else "mixed-effects meta-regression"
+        kind = (
+            "weighted regression with multiplicative dispersion"
+            if self.model == "lm"
+            else "mixed-effects meta-regression"
+        )
         name = "t" if np.isfinite(self.df) else "z"
         dfs = f" (df = {self.df:g})" if np.isfinite(self.df) else ""
         lines = [
@@ -69,8 +85,10 @@ class EggerResult(ResultMixin):
             f"test for asymmetry: {name} = {self.stat:.4f}{dfs}, p = {fmt_p(self.pval)}",
         ]
         if np.isfinite(self.limit_estimate):
-            lines.append(f"limit estimate (as sei -> 0): b = {self.limit_estimate:.4f} "
-                         f"(CI: {self.limit_ci_low:.4f}, {self.limit_ci_high:.4f})")
+            lines.append(
+                f"limit estimate (as sei -> 0): b = {self.limit_estimate:.4f} "
+                f"(CI: {self.limit_ci_low:.4f}, {self.limit_ci_high:.4f})"
+            )
         return "\n".join(lines)
 
 
@@ -103,7 +121,9 @@ def _predictor(res: MetaResult, predictor: str, ni) -> np.ndarray:
     return {"ni": n, "ninv": 1 / n, "sqrtni": np.sqrt(n), "sqrtninv": 1 / np.sqrt(n)}[predictor]
 
 
-def egger_test(res: MetaResult, model: str = "rma", predictor: str = "sei", *, ni=None) -> EggerResult:
+def egger_test(
+    res: MetaResult, model: str = "rma", predictor: str = "sei", *, ni=None
+) -> EggerResult:
     """Regression test for funnel-plot asymmetry (Egger et al. 1997; metafor's ``regtest``).
 
     Parameters
@@ -149,13 +169,24 @@ def egger_test(res: MetaResult, model: str = "rma", predictor: str = "sei", *, n
     X = np.column_stack([res.X, x])
     names = [*res.terms, predictor]
     if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise ModelError("the design is not of full rank after adding the predictor; cannot fit the test regression")
+        raise ModelError(
+            "the design is not of full rank after adding the predictor; cannot fit the test regression"
+        )
     p = res.p
     level = res.level
     if model == "rma":
         t2 = res.tau2_fixed_value if res.fit.tau2_fixed else None
-        fit = fit_batch(res.yi, res.vi, X, method=res.method, test=res.test, level=level, tau2=t2,
-                        weights=res.weights, control=res.control)
+        fit = fit_batch(
+            res.yi,
+            res.vi,
+            X,
+            method=res.method,
+            test=res.test,
+            level=level,
+            tau2=t2,
+            weights=res.weights,
+            control=res.control,
+        )
         b = fit.beta[0]
         se = fit.se[0]
         stat = b / se
@@ -172,20 +203,34 @@ def egger_test(res: MetaResult, model: str = "rma", predictor: str = "sei", *, n
         df = float(ols.df_resid)
         pv = 2 * stats.t.sf(np.abs(stat), df)
         crit = float(stats.t.ppf(0.5 + level / 2, df))
-    coefs = pd.DataFrame({"term": names, "estimate": b, "se": se, "stat": stat, "pval": pv,
-                          "ci_low": b - crit * se, "ci_high": b + crit * se})
+    coefs = pd.DataFrame(
+        {
+            "term": names,
+            "estimate": b,
+            "se": se,
+            "stat": stat,
+            "pval": pv,
+            "ci_low": b - crit * se,
+            "ci_high": b + crit * se,
+        }
+    )
     has_limit = predictor in ("sei", "vi", "ninv", "sqrtninv") and p == 1 and res.design.intercept
     lim = coefs.iloc[0] if has_limit else None
     return EggerResult(
-        model=model, predictor=predictor, intercept=float(b[0]), slope=float(b[p]), stat=float(stat[p]),
-        pval=float(pv[p]), df=df,
+        model=model,
+        predictor=predictor,
+        intercept=float(b[0]),
+        slope=float(b[p]),
+        stat=float(stat[p]),
+        pval=float(pv[p]),
+        df=df,
         limit_estimate=float(lim["estimate"]) if has_limit else np.nan,
         limit_ci_low=float(lim["ci_low"]) if has_limit else np.nan,
         limit_ci_high=float(lim["ci_high"]) if has_limit else np.nan,
         limit_pval=float(lim["pval"]) if has_limit else np.nan,
-        coefficients=coefs, level=level,
+        coefficients=coefs,
+        level=level,
     )
-
 
 
 @dataclass(frozen=True)
@@ -217,23 +262,45 @@ class PetPeeseResult(ResultMixin):
     def to_frame(self) -> pd.DataFrame:
         rows = []
         for name, r in (("PET", self.pet), ("PEESE", self.peese)):
-            rows.append({"method": name, "estimate": r.limit_estimate, "ci_low": r.limit_ci_low,
-                         "ci_high": r.limit_ci_high, "pval": r.limit_pval, "slope": r.slope,
-                         "slope_pval": r.pval, "chosen": name == self.chosen})
+            rows.append(
+                {
+                    "method": name,
+                    "estimate": r.limit_estimate,
+                    "ci_low": r.limit_ci_low,
+                    "ci_high": r.limit_ci_high,
+                    "pval": r.limit_pval,
+                    "slope": r.slope,
+                    "slope_pval": r.pval,
+                    "chosen": name == self.chosen,
+                }
+            )
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
-        return jsonable({"chosen": self.chosen, "estimate": self.estimate, "ci_low": self.ci_low,
-                         "ci_high": self.ci_high, "pval": self.pval, "alpha": self.alpha,
-                         "alternative": self.alternative, "table": self.to_frame()})
+        return jsonable(
+            {
+                "chosen": self.chosen,
+                "estimate": self.estimate,
+                "ci_low": self.ci_low,
+                "ci_high": self.ci_high,
+                "pval": self.pval,
+                "alpha": self.alpha,
+                "alternative": self.alternative,
+                "table": self.to_frame(),
+            }
+        )
 
     def summary(self) -> str:
-        return (f"PET-PEESE ({self.pet.model}): {self.chosen} estimate {self.estimate:.4f} "
-                f"[{self.ci_low:.4f}, {self.ci_high:.4f}], p = {fmt_p(self.pval)}\n\n"
-                + self.to_frame().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        return (
+            f"PET-PEESE ({self.pet.model}): {self.chosen} estimate {self.estimate:.4f} "
+            f"[{self.ci_low:.4f}, {self.ci_high:.4f}], p = {fmt_p(self.pval)}\n\n"
+            + self.to_frame().to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        )
 
 
-def pet_peese(res: MetaResult, *, model: str = "lm", alpha: float = 0.05, alternative: str = "two-sided") -> PetPeeseResult:
+def pet_peese(
+    res: MetaResult, *, model: str = "lm", alpha: float = 0.05, alternative: str = "two-sided"
+) -> PetPeeseResult:
     """PET-PEESE: precision-effect estimate with standard error (Stanley & Doucouliagos 2014).
 
     PET regresses the effects on their standard errors, PEESE on their variances
@@ -286,8 +353,17 @@ def pet_peese(res: MetaResult, *, model: str = "lm", alpha: float = 0.05, altern
         p = dist.cdf(z)
     chosen = "PEESE" if p < alpha else "PET"
     r = peese if chosen == "PEESE" else pet
-    return PetPeeseResult(pet, peese, chosen, r.limit_estimate, r.limit_ci_low, r.limit_ci_high, r.limit_pval,
-                          alpha, alternative)
+    return PetPeeseResult(
+        pet,
+        peese,
+        chosen,
+        r.limit_estimate,
+        r.limit_ci_low,
+        r.limit_ci_high,
+        r.limit_pval,
+        alpha,
+        alternative,
+    )
 
 
 # --------------------------------------------------------------------------- fail-safe N

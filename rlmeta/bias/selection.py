@@ -85,11 +85,24 @@ class SelectionModelResult(ResultMixin):
         return self.coefficients.copy()
 
     def to_dict(self) -> dict:
-        return jsonable({"coefficients": self.coefficients, "tau2": self.tau2, "se_tau2": self.se_tau2,
-                         "delta": self.delta, "steps": list(self.steps), "alternative": self.alternative,
-                         "loglik": self.loglik, "loglik0": self.loglik0, "lrt": self.lrt, "lrt_df": self.lrt_df,
-                         "lrt_pval": self.lrt_pval, "qm": self.qm, "qm_pval": self.qm_pval,
-                         "converged": self.converged})
+        return jsonable(
+            {
+                "coefficients": self.coefficients,
+                "tau2": self.tau2,
+                "se_tau2": self.se_tau2,
+                "delta": self.delta,
+                "steps": list(self.steps),
+                "alternative": self.alternative,
+                "loglik": self.loglik,
+                "loglik0": self.loglik0,
+                "lrt": self.lrt,
+                "lrt_df": self.lrt_df,
+                "lrt_pval": self.lrt_pval,
+                "qm": self.qm,
+                "qm_pval": self.qm_pval,
+                "converged": self.converged,
+            }
+        )
 
     def summary(self) -> str:
         lines = [
@@ -125,7 +138,9 @@ def _interval_probs(mu, s, sv, steps, alternative):
         cum = special.ndtr((c - mu[:, None]) / s[:, None])
     else:
         c = sv[:, None] * special.ndtri(1 - inner / 2)[None, :]
-        cum = special.ndtr((mu[:, None] - c) / s[:, None]) + special.ndtr((-c - mu[:, None]) / s[:, None])
+        cum = special.ndtr((mu[:, None] - c) / s[:, None]) + special.ndtr(
+            (-c - mu[:, None]) / s[:, None]
+        )
     cum = np.concatenate([cum, np.ones((len(mu), 1))], axis=1)
     return np.diff(np.concatenate([np.zeros((len(mu), 1)), cum], axis=1), axis=1)
 
@@ -135,7 +150,7 @@ def _negll(theta, y, v, X, steps, alternative, grp, est_tau2, tau2_fixed):
     beta = theta[:p]
     tau2 = theta[p] if est_tau2 else tau2_fixed
     tau2 = 0.0 if tau2 < 10 * np.finfo(float).eps else tau2
-    delta = np.r_[1.0, theta[p + (1 if est_tau2 else 0):]]
+    delta = np.r_[1.0, theta[p + (1 if est_tau2 else 0) :]]
     mu = X @ beta
     s = np.sqrt(v + tau2)
     probs = _interval_probs(mu, s, np.sqrt(v), steps, alternative)
@@ -145,8 +160,9 @@ def _negll(theta, y, v, X, steps, alternative, grp, est_tau2, tau2_fixed):
     return -ll if np.isfinite(ll) else np.inf
 
 
-def selection_model(res: MetaResult, steps=(0.025,), alternative: str = "greater", *,
-                    maxiter: int = 1000) -> SelectionModelResult:
+def selection_model(
+    res: MetaResult, steps=(0.025,), alternative: str = "greater", *, maxiter: int = 1000
+) -> SelectionModelResult:
     """Fit a step-function selection model (3PSM for one step at .025).
 
     Parameters
@@ -194,8 +210,14 @@ def selection_model(res: MetaResult, steps=(0.025,), alternative: str = "greater
     fixed = res.method in FIXED_METHODS
     if not fixed and res.method != "ML":
         mods = res.design.formula if not res.intercept_only else None
-        ml = meta_analysis(res.data, yi=res.yi, vi=res.vi, mods=mods, method="ML",
-                           tau2=res.tau2_fixed_value if res.fit.tau2_fixed else None)
+        ml = meta_analysis(
+            res.data,
+            yi=res.yi,
+            vi=res.vi,
+            mods=mods,
+            method="ML",
+            tau2=res.tau2_fixed_value if res.fit.tau2_fixed else None,
+        )
     else:
         ml = res
     y, v, X = ml.yi, ml.vi, ml.X
@@ -209,9 +231,14 @@ def selection_model(res: MetaResult, steps=(0.025,), alternative: str = "greater
     if k < p + int(est_tau2) + (m - 1):
         raise ModelError(f"number of effects (k = {k}) is too small to fit the selection model")
     if (counts == 0).any():
-        warnings.warn("one or more p-value intervals contain no effects; their delta is not identifiable",
-                      ConvergenceWarning, stacklevel=2)
-    bounds = [(None, None)] * p + ([(0.0, None)] if est_tau2 else []) + [(0.0, _DELTA_MAX)] * (m - 1)
+        warnings.warn(
+            "one or more p-value intervals contain no effects; their delta is not identifiable",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    bounds = (
+        [(None, None)] * p + ([(0.0, None)] if est_tau2 else []) + [(0.0, _DELTA_MAX)] * (m - 1)
+    )
     args = (y, v, X, st, alternative, grp, est_tau2, tau2_fixed)
     # optimise on an unconstrained scale (log tau², logit of delta / 100), as metafor does
     ntau = int(est_tau2)
@@ -220,18 +247,25 @@ def selection_model(res: MetaResult, steps=(0.025,), alternative: str = "greater
         out = u.copy()
         if est_tau2:
             out[p] = np.exp(u[p])
-        out[p + ntau:] = _DELTA_MAX * special.expit(u[p + ntau:])
+        out[p + ntau :] = _DELTA_MAX * special.expit(u[p + ntau :])
         return out
 
     def obj(u):
         return _negll(to_raw(u), *args)
 
-    u0 = np.r_[ml.fit.beta[0], [np.log(max(ml.tau2, 0.01))] if est_tau2 else [], np.full(m - 1, special.logit(0.01))]
+    u0 = np.r_[
+        ml.fit.beta[0],
+        [np.log(max(ml.tau2, 0.01))] if est_tau2 else [],
+        np.full(m - 1, special.logit(0.01)),
+    ]
     opt = optimize.minimize(obj, u0, method="BFGS", options={"maxiter": maxiter, "gtol": 1e-8})
     theta = _polish(to_raw(opt.x), args, bounds)
     nll = _negll(theta, *args)
-    free_g = [j for j, (lo, hi) in enumerate(bounds)
-              if (lo is None or theta[j] > lo + 1e-8) and (hi is None or theta[j] < hi - 1e-8)]
+    free_g = [
+        j
+        for j, (lo, hi) in enumerate(bounds)
+        if (lo is None or theta[j] > lo + 1e-8) and (hi is None or theta[j] < hi - 1e-8)
+    ]
 
     def f_g(t):
         full = theta.copy()
@@ -241,8 +275,11 @@ def selection_model(res: MetaResult, steps=(0.025,), alternative: str = "greater
     grad = _grad(f_g, theta[free_g]) if free_g else np.zeros(0)
     converged = bool(np.isfinite(nll) and (grad.size == 0 or np.max(np.abs(grad)) < 1e-4))
     if not converged:
-        warnings.warn("the selection model's likelihood maximisation did not converge", ConvergenceWarning,
-                      stacklevel=2)
+        warnings.warn(
+            "the selection model's likelihood maximisation did not converge",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     # Hessian over the parameters away from their bounds
     free = np.ones(len(theta), bool)
     if est_tau2 and theta[p] < 1e-8:
@@ -269,8 +306,17 @@ def selection_model(res: MetaResult, steps=(0.025,), alternative: str = "greater
     z = stats.norm.ppf(0.5 + res.level / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         stat = beta / se
-    coefs = pd.DataFrame({"term": ml.terms, "estimate": beta, "se": se, "stat": stat,
-                          "pval": 2 * stats.norm.sf(np.abs(stat)), "ci_low": beta - z * se, "ci_high": beta + z * se})
+    coefs = pd.DataFrame(
+        {
+            "term": ml.terms,
+            "estimate": beta,
+            "se": se,
+            "stat": stat,
+            "pval": 2 * stats.norm.sf(np.abs(stat)),
+            "ci_low": beta - z * se,
+            "ci_high": beta + z * se,
+        }
+    )
     btt = list(res.btt)
     qm = qm_p = np.nan
     if not ml.intercept_only:
@@ -282,16 +328,32 @@ def selection_model(res: MetaResult, steps=(0.025,), alternative: str = "greater
             pass
     delta = np.r_[1.0, theta[dstart:]]
     lo = ["0", *[f"{s:g}" for s in st[:-1]]]
-    dframe = pd.DataFrame({"interval": [f"{a} < p <= {b:g}" for a, b in zip(lo, st)], "k": counts, "delta": delta,
-                           "se": np.r_[np.nan, se_all[dstart:]]})
+    dframe = pd.DataFrame(
+        {
+            "interval": [f"{a} < p <= {b:g}" for a, b in zip(lo, st)],
+            "k": counts,
+            "delta": delta,
+            "se": np.r_[np.nan, se_all[dstart:]],
+        }
+    )
     ll = -nll
     ll0 = ml.fit_stats("ML")["loglik"]
     lrt = max(0.0, -2 * (ll0 - ll))
     return SelectionModelResult(
-        coefficients=coefs, tau2=float(theta[p]) if est_tau2 else float(tau2_fixed),
-        se_tau2=float(se_all[p]) if est_tau2 else np.nan, delta=dframe, steps=tuple(st), alternative=alternative,
-        loglik=float(ll), loglik0=float(ll0), lrt=float(lrt), lrt_df=m - 1, lrt_pval=float(stats.chi2.sf(lrt, m - 1)),
-        qm=qm, qm_pval=qm_p, converged=converged,
+        coefficients=coefs,
+        tau2=float(theta[p]) if est_tau2 else float(tau2_fixed),
+        se_tau2=float(se_all[p]) if est_tau2 else np.nan,
+        delta=dframe,
+        steps=tuple(st),
+        alternative=alternative,
+        loglik=float(ll),
+        loglik0=float(ll0),
+        lrt=float(lrt),
+        lrt_df=m - 1,
+        lrt_pval=float(stats.chi2.sf(lrt, m - 1)),
+        qm=qm,
+        qm_pval=qm_p,
+        converged=converged,
     )
 
 
@@ -313,8 +375,12 @@ def _polish(theta, args, bounds, steps: int = 8):
     theta = theta.copy()
     f0 = _negll(theta, *args)
     for _ in range(steps):
-        free = np.array([(lo is None or t > lo + 1e-8) and (hi is None or t < hi - 1e-8)
-                         for t, (lo, hi) in zip(theta, bounds)])
+        free = np.array(
+            [
+                (lo is None or t > lo + 1e-8) and (hi is None or t < hi - 1e-8)
+                for t, (lo, hi) in zip(theta, bounds)
+            ]
+        )
         if not free.any():
             break
 

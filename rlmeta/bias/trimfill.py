@@ -54,17 +54,32 @@ class TrimFillResult(ResultMixin):
 
     def to_frame(self) -> pd.DataFrame:
         """All effects: ``yi, vi, filled, label`` (observed first, then imputed)."""
-        return pd.DataFrame({"yi": self.model.yi, "vi": self.model.vi, "filled": self.model_filled_flags(),
-                             "label": list(self.model.labels)})
+        return pd.DataFrame(
+            {
+                "yi": self.model.yi,
+                "vi": self.model.vi,
+                "filled": self.model_filled_flags(),
+                "label": list(self.model.labels),
+            }
+        )
 
     def to_dict(self) -> dict:
-        out = {"k0": self.k0, "se_k0": self.se_k0, "side": self.side, "estimator": self.estimator,
-               "p_k0": self.p_k0, "imputed": self.imputed, "model": self.model.to_dict()}
+        out = {
+            "k0": self.k0,
+            "se_k0": self.se_k0,
+            "side": self.side,
+            "estimator": self.estimator,
+            "p_k0": self.p_k0,
+            "imputed": self.imputed,
+            "model": self.model.to_dict(),
+        }
         return jsonable(out)
 
     def summary(self) -> str:
-        head = (f"Estimated number of missing studies on the {self.side} side: {self.k0} "
-                f"(SE = {fmt_num(self.se_k0)})")
+        head = (
+            f"Estimated number of missing studies on the {self.side} side: {self.k0} "
+            f"(SE = {fmt_num(self.se_k0)})"
+        )
         if self.estimator == "R0":
             head += f"\nTest of H0: no missing studies on the {self.side} side: p-val = {fmt_p(self.p_k0)}"
         return head + "\n\n" + self.model.summary()
@@ -76,8 +91,14 @@ def _fit_beta(y, v, w, method) -> float:
     return float(fit.beta[0, 0])
 
 
-def trim_and_fill(res: MetaResult, estimator: str = "L0", side: str | None = None, *, test: str = "z",
-                  maxiter: int = 100) -> TrimFillResult:
+def trim_and_fill(
+    res: MetaResult,
+    estimator: str = "L0",
+    side: str | None = None,
+    *,
+    test: str = "z",
+    maxiter: int = 100,
+) -> TrimFillResult:
     """Trim-and-fill: estimate and impute effects missing from one side of the funnel.
 
     Parameters
@@ -166,8 +187,15 @@ def trim_and_fill(res: MetaResult, estimator: str = "L0", side: str | None = Non
         else:
             sr = signed[signed > 0].sum()
             k0f = (4 * sr - k * (k + 1)) / (2 * k - 1)
-            var_sr = (k * (k + 1) * (2 * k + 1) + 10 * k0f**3 + 27 * k0f**2 + 17 * k0f - 18 * k * k0f**2
-                      - 18 * k * k0f + 6 * k**2 * k0f) / 24
+            var_sr = (
+                k * (k + 1) * (2 * k + 1)
+                + 10 * k0f**3
+                + 27 * k0f**2
+                + 17 * k0f
+                - 18 * k * k0f**2
+                - 18 * k * k0f
+                + 6 * k**2 * k0f
+            ) / 24
             se = 4 * np.sqrt(var_sr) / (2 * k - 1) if var_sr >= 0 else np.nan
         k0 = int(max(0, np.round(k0f)))  # R's round: half to even, as numpy
         se_k0 = max(0.0, se) if np.isfinite(se) else np.nan
@@ -178,22 +206,36 @@ def trim_and_fill(res: MetaResult, estimator: str = "L0", side: str | None = Non
 
         p_k0 = float(1 - np.sum(comb(m + 1, m + 1) * 0.5 ** (m + 2)))
     if k0 == 0:
-        return TrimFillResult(res, res, 0, se_k0, side, estimator, p_k0,
-                              pd.DataFrame({"yi": [], "vi": [], "label": []}), it)
-    yfill = 2 * beta - yi[k - k0:]
+        return TrimFillResult(
+            res,
+            res,
+            0,
+            se_k0,
+            side,
+            estimator,
+            p_k0,
+            pd.DataFrame({"yi": [], "vi": [], "label": []}),
+            it,
+        )
+    yfill = 2 * beta - yi[k - k0 :]
     if side == "right":
         yfill = -yfill
-    vfill = vi[k - k0:]
+    vfill = vi[k - k0 :]
     labels = [f"Filled {i + 1}" for i in range(k0)]
-    frame = pd.DataFrame({
-        "yi": np.r_[yi0, yfill], "vi": np.r_[vi0, vfill], "label": [*res.labels, *labels],
-        "filled": np.r_[np.zeros(res.k, bool), np.ones(k0, bool)],
-    })
+    frame = pd.DataFrame(
+        {
+            "yi": np.r_[yi0, yfill],
+            "vi": np.r_[vi0, vfill],
+            "label": [*res.labels, *labels],
+            "filled": np.r_[np.zeros(res.k, bool), np.ones(k0, bool)],
+        }
+    )
     wcol = None
     if w0 is not None:
-        frame["weights"] = np.r_[w0, wi[k - k0:]]
+        frame["weights"] = np.r_[w0, wi[k - k0 :]]
         wcol = "weights"
-    filled = meta_analysis(frame, "yi", "vi", method=res.method, test=test, level=res.level, weights=wcol,
-                           slab="label")
+    filled = meta_analysis(
+        frame, "yi", "vi", method=res.method, test=test, level=res.level, weights=wcol, slab="label"
+    )
     imputed = pd.DataFrame({"yi": yfill, "vi": vfill, "label": labels})
     return TrimFillResult(filled, res, k0, se_k0, side, estimator, p_k0, imputed, it)

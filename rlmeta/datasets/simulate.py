@@ -50,7 +50,9 @@ DEFAULT_BENCHMARKS: dict[str, tuple[float, int]] = {
 def _check_positive(name: str, values: Sequence[float]) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1 or arr.size < 1 or not np.all(np.isfinite(arr)):
-        raise DataError(f"{name} must be a non-empty sequence of finite numbers, got {values!r}", column=name)
+        raise DataError(
+            f"{name} must be a non-empty sequence of finite numbers, got {values!r}", column=name
+        )
     return arr
 
 
@@ -140,7 +142,9 @@ def simulate_sweep(
         bench = {b: DEFAULT_BENCHMARKS[b] for b in benchmarks}
     for name, (acc, n) in bench.items():
         if not 0 < acc < 1 or n < 1:
-            raise DataError(f"benchmark {name!r}: accuracy must be in (0, 1) and n_items >= 1, got ({acc}, {n})")
+            raise DataError(
+                f"benchmark {name!r}: accuracy must be in (0, 1) and n_items >= 1, got ({acc}, {n})"
+            )
     if seed_sd < 0:
         raise DataError(f"seed_sd must be >= 0, got {seed_sd}", column="seed_sd")
     if variance_by not in ("log10_learning_rate", "reward_calibration"):
@@ -152,7 +156,9 @@ def simulate_sweep(
 
     log_lr = np.log10(lrs)
     centers = {"log10_learning_rate": float(log_lr.mean()), "reward_calibration": float(rcs.mean())}
-    grid = pd.MultiIndex.from_product([lrs, rcs, np.arange(int(n_seeds))], names=["lr", "rc", "seed"])
+    grid = pd.MultiIndex.from_product(
+        [lrs, rcs, np.arange(int(n_seeds))], names=["lr", "rc", "seed"]
+    )
     runs = grid.to_frame(index=False)
     x = np.log10(runs["lr"].to_numpy()) - centers["log10_learning_rate"]
     m = runs["rc"].to_numpy() - centers["reward_calibration"]
@@ -169,7 +175,10 @@ def simulate_sweep(
         frames.append(
             pd.DataFrame(
                 {
-                    "run_id": [f"lr={a:g}|rc={b:g}|seed={s}" for a, b, s in zip(runs["lr"], runs["rc"], runs["seed"])],
+                    "run_id": [
+                        f"lr={a:g}|rc={b:g}|seed={s}"
+                        for a, b, s in zip(runs["lr"], runs["rc"], runs["seed"])
+                    ],
                     "setting_id": [f"lr={a:g}|rc={b:g}" for a, b in zip(runs["lr"], runs["rc"])],
                     "seed": runs["seed"].to_numpy(),
                     "learning_rate": runs["lr"].to_numpy(),
@@ -193,8 +202,10 @@ def simulate_sweep(
             "interaction": float(interaction),
         },
         "intercepts": {name: float(logit(acc)) for name, (acc, _) in bench.items()},
-        "log_sd": {"intercept": float(np.log(seed_sd)) if seed_sd > 0 else float("-inf"),
-                   "slope": float(variance_effect)},
+        "log_sd": {
+            "intercept": float(np.log(seed_sd)) if seed_sd > 0 else float("-inf"),
+            "slope": float(variance_effect),
+        },
         "centers": centers,
         "variance_by": variance_by,
         "scale": "logit",

@@ -106,20 +106,43 @@ SWEEP_FORMATS = ("auto", "mlflow", "wandb", "wide")
 TYPE_KINDS = ("number", "integer", "boolean", "category", "text", "datetime")
 _ATTR = "rlmeta_sweep"
 _MISSING = {"", "na", "nan", "nat", "none", "null", "n/a"}
-_NUM = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity)$", re.IGNORECASE)
+_NUM = re.compile(
+    r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity)$", re.IGNORECASE
+)
 _INT = re.compile(r"^[+-]?\d+$")
 _MAX_CELL = 1_000_000  # longest dict cell parsed from a W&B API export (guards literal parsing)
 
 _MLFLOW_META = {
-    "run_id": "run_id", "experiment_id": "experiment_id", "status": "status", "artifact_uri": "artifact_uri",
-    "start_time": "start_time", "end_time": "end_time", "lifecycle_stage": "lifecycle_stage", "run_name": "run_name",
+    "run_id": "run_id",
+    "experiment_id": "experiment_id",
+    "status": "status",
+    "artifact_uri": "artifact_uri",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "lifecycle_stage": "lifecycle_stage",
+    "run_name": "run_name",
 }
 _MLFLOW_TAG_META = {"mlflow.runName": "run_name", "mlflow.parentRunId": "parent_run_id"}
 _WANDB_META = {
-    "Name": "run_name", "ID": "run_id", "State": "status", "Notes": "notes", "User": "user", "Tags": "tags",
-    "Created": "start_time", "End Time": "end_time", "Updated": "updated", "Runtime": "runtime_s",
-    "Sweep": "sweep", "Group": "group", "Job Type": "job_type", "Hostname": "hostname", "GPU Type": "gpu_type",
-    "GPU Count": "gpu_count", "Commit": "commit", "Description": "description", "Heartbeat": "heartbeat",
+    "Name": "run_name",
+    "ID": "run_id",
+    "State": "status",
+    "Notes": "notes",
+    "User": "user",
+    "Tags": "tags",
+    "Created": "start_time",
+    "End Time": "end_time",
+    "Updated": "updated",
+    "Runtime": "runtime_s",
+    "Sweep": "sweep",
+    "Group": "group",
+    "Job Type": "job_type",
+    "Hostname": "hostname",
+    "GPU Type": "gpu_type",
+    "GPU Count": "gpu_count",
+    "Commit": "commit",
+    "Description": "description",
+    "Heartbeat": "heartbeat",
 }
 _TIME_COLUMNS = {"start_time", "end_time", "updated", "heartbeat"}
 _FINISHED = {"finished"}
@@ -187,7 +210,16 @@ def _text(v: Any) -> str:
 class _Typed:
     """One typed output column with its report record."""
 
-    def __init__(self, name: str, source: str, role: str, role_source: str, values: pd.Series, kind: str, note: str):
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        role: str,
+        role_source: str,
+        values: pd.Series,
+        kind: str,
+        note: str,
+    ):
         self.name, self.source, self.role, self.role_source = name, source, role, role_source
         self.values, self.kind, self.note = values, kind, note
         self.log10: str | None = None
@@ -206,7 +238,9 @@ class _Typed:
         }
 
 
-def _convert(raw: list[Any], kind: str, *, file: str | None, rows: list[int], column: str) -> pd.Series:
+def _convert(
+    raw: list[Any], kind: str, *, file: str | None, rows: list[int], column: str
+) -> pd.Series:
     """Convert raw cells to ``kind``; a cell that does not fit raises ReaderError with its row."""
     miss = [_is_missing(v) for v in raw]
     out: list[Any] = []
@@ -225,9 +259,17 @@ def _convert(raw: list[Any], kind: str, *, file: str | None, rows: list[int], co
             else:
                 out.append(_text(v))
         except (TypeError, ValueError):
-            expected = {"number": "a number", "integer": "a whole number", "boolean": "true or false"}.get(kind, kind)
-            raise ReaderError(f"expected {expected} (types= or inferred), got {v!r}", file=file, row=r,
-                              column=column) from None
+            expected = {
+                "number": "a number",
+                "integer": "a whole number",
+                "boolean": "true or false",
+            }.get(kind, kind)
+            raise ReaderError(
+                f"expected {expected} (types= or inferred), got {v!r}",
+                file=file,
+                row=r,
+                column=column,
+            ) from None
     if kind in ("number", "integer"):
         arr = np.array([np.nan if v is None else v for v in out], dtype=float)
         if kind == "integer" and not any(miss):
@@ -237,22 +279,43 @@ def _convert(raw: list[Any], kind: str, *, file: str | None, rows: list[int], co
         if any(miss):
             return pd.Series(pd.array(out, dtype="boolean"))
         return pd.Series(np.array(out, dtype=bool))
-    return pd.Series([np.nan if v is None else v for v in out], dtype=object).astype("str").where(
-        ~pd.Series(miss), np.nan)
+    return (
+        pd.Series([np.nan if v is None else v for v in out], dtype=object)
+        .astype("str")
+        .where(~pd.Series(miss), np.nan)
+    )
 
 
-def _infer_and_convert(raw: list[Any], *, forced: str | None, time_column: bool, file: str | None,
-                       rows: list[int], column: str) -> tuple[pd.Series, str, str]:
+def _infer_and_convert(
+    raw: list[Any],
+    *,
+    forced: str | None,
+    time_column: bool,
+    file: str | None,
+    rows: list[int],
+    column: str,
+) -> tuple[pd.Series, str, str]:
     """Infer the kind of a column (unless forced) and convert it; returns (values, kind, note)."""
     present = [(v, r) for v, r in zip(raw, rows) if not _is_missing(v)]
     if forced is not None:
         if forced not in TYPE_KINDS:
-            raise ReaderError(f"types: unknown type {forced!r} for column {column!r}; expected one of {TYPE_KINDS}",
-                              file=file, column=column)
+            raise ReaderError(
+                f"types: unknown type {forced!r} for column {column!r}; expected one of {TYPE_KINDS}",
+                file=file,
+                column=column,
+            )
         if forced == "datetime":
-            return _datetime(raw, file=file, rows=rows, column=column, strict=True), "datetime", "type set by types="
+            return (
+                _datetime(raw, file=file, rows=rows, column=column, strict=True),
+                "datetime",
+                "type set by types=",
+            )
         kind = "category" if forced == "text" else forced
-        return _convert(raw, kind, file=file, rows=rows, column=column), forced, "type set by types="
+        return (
+            _convert(raw, kind, file=file, rows=rows, column=column),
+            forced,
+            "type set by types=",
+        )
     if not present:
         return pd.Series(np.full(len(raw), np.nan)), "empty", "no values"
     if time_column:
@@ -263,21 +326,32 @@ def _infer_and_convert(raw: list[Any], *, forced: str | None, time_column: bool,
     kinds = [_cell_kind(v) for v, _ in present]
     kset = set(kinds)
     if kset == {"datetime"}:
-        return pd.to_datetime(pd.Series([None if _is_missing(v) else v for v in raw], dtype=object), utc=True), \
-            "datetime", ""
+        return (
+            pd.to_datetime(
+                pd.Series([None if _is_missing(v) else v for v in raw], dtype=object), utc=True
+            ),
+            "datetime",
+            "",
+        )
     if kset == {"boolean"}:
         return _convert(raw, "boolean", file=file, rows=rows, column=column), "boolean", ""
     if kset <= {"integer"}:
-        note = "whole numbers with missing values stored as float" if len(present) < len(raw) else ""
+        note = (
+            "whole numbers with missing values stored as float" if len(present) < len(raw) else ""
+        )
         return _convert(raw, "integer", file=file, rows=rows, column=column), "integer", note
     if kset <= {"integer", "number"}:
         return _convert(raw, "number", file=file, rows=rows, column=column), "number", ""
     numeric = [k in ("integer", "number") for k in kinds]
     note = ""
     if any(numeric):
-        first_text = next((v, r) for (v, r), k in zip(present, kinds) if k not in ("integer", "number"))
-        note = (f"mixes numbers and text (first text {first_text[0]!r} in row {first_text[1]}); kept as category - "
-                "fix the input or pass types=")
+        first_text = next(
+            (v, r) for (v, r), k in zip(present, kinds) if k not in ("integer", "number")
+        )
+        note = (
+            f"mixes numbers and text (first text {first_text[0]!r} in row {first_text[1]}); kept as category - "
+            "fix the input or pass types="
+        )
         where = f"{file}, " if file else ""
         warnings.warn(f"{where}column {column!r}: {note}", DataWarning, stacklevel=5)
     elif "boolean" in kset:
@@ -285,16 +359,23 @@ def _infer_and_convert(raw: list[Any], *, forced: str | None, time_column: bool,
     return _convert(raw, "category", file=file, rows=rows, column=column), "category", note
 
 
-def _datetime(raw: list[Any], *, file: str | None, rows: list[int], column: str, strict: bool) -> pd.Series:
+def _datetime(
+    raw: list[Any], *, file: str | None, rows: list[int], column: str, strict: bool
+) -> pd.Series:
     miss = [_is_missing(v) for v in raw]
     vals = [None if m else v for v, m in zip(raw, miss)]
     present = [v for v in vals if v is not None]
     numeric = all(_cell_kind(v) in ("integer", "number") for v in present) if present else False
     try:
         if numeric:  # MLflow stores epoch milliseconds
-            return pd.to_datetime(pd.Series([np.nan if v is None else float(v) for v in vals]), unit="ms", utc=True)
-        return pd.to_datetime(pd.Series([None if v is None else str(v) for v in vals], dtype=object),
-                              utc=True, format="ISO8601")
+            return pd.to_datetime(
+                pd.Series([np.nan if v is None else float(v) for v in vals]), unit="ms", utc=True
+            )
+        return pd.to_datetime(
+            pd.Series([None if v is None else str(v) for v in vals], dtype=object),
+            utc=True,
+            format="ISO8601",
+        )
     except (ValueError, TypeError, OverflowError) as exc:
         if strict:
             raise ReaderError(f"expected a date-time: {exc}", file=file, column=column) from None
@@ -384,7 +465,9 @@ def _read_table(src: Any, file: str | None) -> pd.DataFrame:
             if h in seen and h != "":
                 raise ReaderError("duplicated column name in the header", file=file, column=h)
             seen.add(h)
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
+        return pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False
+        )
     except ReaderError:
         raise
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -427,7 +510,9 @@ def _parse_dict(cell: Any, *, file: str | None, row: int, column: str) -> dict:
         return cell
     text = str(cell)
     if len(text) > _MAX_CELL:
-        raise ReaderError(f"cell longer than {_MAX_CELL} characters", file=file, row=row, column=column)
+        raise ReaderError(
+            f"cell longer than {_MAX_CELL} characters", file=file, row=row, column=column
+        )
     try:
         value = json.loads(text)
     except ValueError:
@@ -435,11 +520,19 @@ def _parse_dict(cell: Any, *, file: str | None, row: int, column: str) -> dict:
             # literal_eval parses literals only (dicts, lists, numbers, strings, True/None): no code runs.
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
-            raise ReaderError(f"expected a dict of {column} values (JSON or Python literal), got {text[:60]!r}",
-                              file=file, row=row, column=column) from None
+            raise ReaderError(
+                f"expected a dict of {column} values (JSON or Python literal), got {text[:60]!r}",
+                file=file,
+                row=row,
+                column=column,
+            ) from None
     if not isinstance(value, dict):
-        raise ReaderError(f"expected a dict of {column} values, got {type(value).__name__}", file=file, row=row,
-                          column=column)
+        raise ReaderError(
+            f"expected a dict of {column} values, got {type(value).__name__}",
+            file=file,
+            row=row,
+            column=column,
+        )
     return value
 
 
@@ -448,7 +541,9 @@ def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, Mapping):
-            if set(v) <= {"value", "desc"} and "value" in v:  # raw W&B config entries {"value": x, "desc": ...}
+            if (
+                set(v) <= {"value", "desc"} and "value" in v
+            ):  # raw W&B config entries {"value": x, "desc": ...}
                 out[key] = v["value"]
             elif "_type" in v:  # W&B media / histogram object: keep as JSON text
                 out[key] = json.dumps(v, sort_keys=True, default=str)
@@ -459,13 +554,18 @@ def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _wandb_api_columns(frame: pd.DataFrame, file: str | None) -> list[tuple[str, str, str, list[Any]]]:
+def _wandb_api_columns(
+    frame: pd.DataFrame, file: str | None
+) -> list[tuple[str, str, str, list[Any]]]:
     """(source name, output base name, role, raw values) for the W&B API shape."""
     n = len(frame)
     cols: list[tuple[str, str, str, list[Any]]] = []
     parsed: dict[str, list[dict]] = {}
     for part in ("config", "summary"):
-        parsed[part] = [_flatten(_parse_dict(frame[part].iloc[i], file=file, row=i + 1, column=part)) for i in range(n)]
+        parsed[part] = [
+            _flatten(_parse_dict(frame[part].iloc[i], file=file, row=i + 1, column=part))
+            for i in range(n)
+        ]
     for other in frame.columns:
         if other in ("config", "summary"):
             continue
@@ -503,7 +603,15 @@ def _columns(frame: pd.DataFrame, fmt: str, file: str | None, params: set[str], 
                     else:
                         out.append((c, key, "tag", "prefix", raw))
                 else:
-                    out.append((c, _MLFLOW_META.get(c, c), "meta" if c in _MLFLOW_META else "value", "name", raw))
+                    out.append(
+                        (
+                            c,
+                            _MLFLOW_META.get(c, c),
+                            "meta" if c in _MLFLOW_META else "value",
+                            "name",
+                            raw,
+                        )
+                    )
             elif fmt == "wandb":
                 if c in _WANDB_META:
                     out.append((c, _WANDB_META[c], "meta", "W&B run column", raw))
@@ -585,12 +693,21 @@ def read_sweep(
         raise ReaderError("no columns found", file=file)
     frame = _drop_index_column(frame)
     fmt = detect_sweep_format(frame) if format == "auto" else format
-    if fmt == "wandb" and not ({"config", "summary"} <= set(map(str, frame.columns)) or
-                               _is_wandb_web(map(str, frame.columns))):
-        raise ReaderError("not a W&B export: expected 'Name' with W&B run columns such as 'State', 'Created', "
-                          "'Runtime' (web-app CSV) or 'config' and 'summary' columns (public-API CSV)", file=file)
-    if fmt == "mlflow" and not any(str(c).startswith(("params.", "metrics.", "tags.")) for c in frame.columns):
-        raise ReaderError("not an MLflow search_runs export: no params./metrics./tags. columns", file=file)
+    if fmt == "wandb" and not (
+        {"config", "summary"} <= set(map(str, frame.columns))
+        or _is_wandb_web(map(str, frame.columns))
+    ):
+        raise ReaderError(
+            "not a W&B export: expected 'Name' with W&B run columns such as 'State', 'Created', "
+            "'Runtime' (web-app CSV) or 'config' and 'summary' columns (public-API CSV)",
+            file=file,
+        )
+    if fmt == "mlflow" and not any(
+        str(c).startswith(("params.", "metrics.", "tags.")) for c in frame.columns
+    ):
+        raise ReaderError(
+            "not an MLflow search_runs export: no params./metrics./tags. columns", file=file
+        )
     n = len(frame)
     rows = list(range(1, n + 1))
     params_set, metrics_set = set(params or ()), set(metrics or ())
@@ -604,8 +721,11 @@ def read_sweep(
     dup = pd.Series(names)[pd.Series(names).duplicated()]
     if len(dup):
         clash = [(src, b) for (src, *_), nm, b in zip(specs, names, base) if nm == dup.iloc[0]]
-        raise ReaderError(f"columns {[c for c, _ in clash]} all map to the name {clash[0][1]!r}; rename one of them",
-                          file=file, column=clash[0][0])
+        raise ReaderError(
+            f"columns {[c for c, _ in clash]} all map to the name {clash[0][1]!r}; rename one of them",
+            file=file,
+            column=clash[0][0],
+        )
     known = set(names) | {s for s, *_ in specs}
     unknown = [k for k in types if k not in known]
     if unknown:
@@ -614,15 +734,25 @@ def read_sweep(
     typed: list[_Typed] = []
     for (src, _name, role, rsrc, raw), out in zip(specs, names):
         forced = types.get(out, types.get(src))
-        vals, kind, note = _infer_and_convert(raw, forced=forced, time_column=role == "meta" and out in _TIME_COLUMNS,
-                                              file=file, rows=rows, column=src)
+        vals, kind, note = _infer_and_convert(
+            raw,
+            forced=forced,
+            time_column=role == "meta" and out in _TIME_COLUMNS,
+            file=file,
+            rows=rows,
+            column=src,
+        )
         typed.append(_Typed(out, src, role, rsrc, vals.reset_index(drop=True), kind, note))
 
     # log10 columns
     by_name = {t.name: t for t in typed}
     if log_scale == "auto":
         for t in typed:
-            if t.role in ("param", "value") and t.kind in ("number", "integer") and _log_scaled_by_name(t.name):
+            if (
+                t.role in ("param", "value")
+                and t.kind in ("number", "integer")
+                and _log_scaled_by_name(t.name)
+            ):
                 ok, why = _log_range_ok(t.values.to_numpy(dtype=float))
                 if ok:
                     t.log10 = f"log10_{t.name}"
@@ -635,16 +765,25 @@ def read_sweep(
                 raise ReaderError(f"log_scale names unknown column {col!r}", file=file, column=col)
             x = t.values.to_numpy(dtype=float) if t.kind in ("number", "integer") else None
             if x is None:
-                raise ReaderError(f"log_scale: column is {t.kind}, not numeric", file=file, column=t.source)
+                raise ReaderError(
+                    f"log_scale: column is {t.kind}, not numeric", file=file, column=t.source
+                )
             bad = ~(x > 0) & ~np.isnan(x)
             if bad.any():
-                raise ReaderError(f"log_scale: expected positive values, got {x[bad][0]!r}", file=file,
-                                  row=[r for r, b in zip(rows, bad) if b], column=t.source)
+                raise ReaderError(
+                    f"log_scale: expected positive values, got {x[bad][0]!r}",
+                    file=file,
+                    row=[r for r, b in zip(rows, bad) if b],
+                    column=t.source,
+                )
             t.log10 = f"log10_{t.name}"
     for t in typed:
         if t.log10 and t.log10 in by_name:
-            raise ReaderError(f"the log10 column {t.log10!r} would replace an existing column", file=file,
-                              column=t.log10)
+            raise ReaderError(
+                f"the log10 column {t.log10!r} would replace an existing column",
+                file=file,
+                column=t.log10,
+            )
 
     order = {"meta": 0, "param": 1, "value": 1, "metric": 2, "tag": 3}
     typed.sort(key=lambda t: order.get(t.role, 4))
@@ -660,9 +799,19 @@ def read_sweep(
     records = [t.record() for t in typed]
     for t in typed:
         if t.log10:
-            records.append({"column": t.log10, "source_column": t.source, "role": t.role, "role_source": "log_scale",
-                            "kind": "number", "dtype": "float64", "n_missing": int(out[t.log10].isna().sum()),
-                            "log10_column": None, "note": f"log10 of {t.name}"})
+            records.append(
+                {
+                    "column": t.log10,
+                    "source_column": t.source,
+                    "role": t.role,
+                    "role_source": "log_scale",
+                    "kind": "number",
+                    "dtype": "float64",
+                    "n_missing": int(out[t.log10].isna().sum()),
+                    "log10_column": None,
+                    "note": f"log10 of {t.name}",
+                }
+            )
     out.attrs[_ATTR] = {"format": fmt, "file": file, "n_runs": n, "columns": records}
 
     if "status" in out.columns:
@@ -671,13 +820,19 @@ def read_sweep(
         if finished_only and unfinished.any():
             attrs = out.attrs[_ATTR]
             reasons = [f"run status {s!r} (finished_only=True)" for s in out["status"]]
-            out = record_drops(out, unfinished, reason=reasons, step="read_sweep").reset_index(drop=True)
+            out = record_drops(out, unfinished, reason=reasons, step="read_sweep").reset_index(
+                drop=True
+            )
             out.attrs[_ATTR] = attrs
         elif unfinished.any():
             kinds = sorted(set(out.loc[unfinished, "status"].astype(str)))
             where = f"{file}: " if file else ""
-            warnings.warn(f"{where}{int(unfinished.sum())} run(s) are not finished (status {', '.join(kinds)}); "
-                          "pass finished_only=True to exclude them", DataWarning, stacklevel=2)
+            warnings.warn(
+                f"{where}{int(unfinished.sum())} run(s) are not finished (status {', '.join(kinds)}); "
+                "pass finished_only=True to exclude them",
+                DataWarning,
+                stacklevel=2,
+            )
     return out
 
 

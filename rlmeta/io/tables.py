@@ -213,7 +213,9 @@ def read_table(
         ``"observations"`` (wide, long, or long without arms) or ``"items"``.
     """
     p = as_path(path)
-    frame, layout = load_raw_table(p, fmt, mapping=mapping, score_scale=score_scale, sheet=sheet, limits=limits)
+    frame, layout = load_raw_table(
+        p, fmt, mapping=mapping, score_scale=score_scale, sheet=sheet, limits=limits
+    )
     src = str(p)
     if want == "items":
         if layout != "items":

@@ -117,7 +117,9 @@ def build_structure(
         par = np.zeros(ngroups[lvl], dtype=np.int64)
         par[codes[lvl]] = codes[lvl - 1]
         parent.append(par)
-    blocks = [(np.asarray(r, np.int64), np.asarray(b, float)) for r, b in (blocks or []) if len(r) > 1]
+    blocks = [
+        (np.asarray(r, np.int64), np.asarray(b, float)) for r, b in (blocks or []) if len(r) > 1
+    ]
 
     # R: number of top levels that contain every V block whole.
     R = L
@@ -178,7 +180,8 @@ def build_structure(
         V = np.zeros((len(units), n, n))
         V[:, np.arange(n), np.arange(n)] = vi[rows]
         same = [
-            (codes[lvl][rows][:, :, None] == codes[lvl][rows][:, None, :]).astype(float) for lvl in range(R, L)
+            (codes[lvl][rows][:, :, None] == codes[lvl][rows][:, None, :]).astype(float)
+            for lvl in range(R, L)
         ]
         batch_of[units] = len(batches)
         index_in[units] = np.arange(len(units))
@@ -188,9 +191,21 @@ def build_structure(
         p_ = pos[r]
         batches[batch_of[u]].V[index_in[u]][np.ix_(p_, p_)] = B
     return Structure(
-        k=k, L=L, R=R, codes=codes, ngroups=ngroups, parent=parent, unit_of=unit_of, nunits=nunits,
-        unit_anc=unit_anc, agg=agg, lev=lev, group_unit=group_unit, batches=batches,
-        unit_mat=None if nunits == k else _indicator(unit_of, nunits), diag_only=not blocks and R == L,
+        k=k,
+        L=L,
+        R=R,
+        codes=codes,
+        ngroups=ngroups,
+        parent=parent,
+        unit_of=unit_of,
+        nunits=nunits,
+        unit_anc=unit_anc,
+        agg=agg,
+        lev=lev,
+        group_unit=group_unit,
+        batches=batches,
+        unit_mat=None if nunits == k else _indicator(unit_of, nunits),
+        diag_only=not blocks and R == L,
     )
 
 
@@ -210,10 +225,12 @@ class Factor:
         self.trace_inv = 0.0
         for b in st.batches:
             if b.n == 1:
-                m = b.V[:, 0, 0] + s2[st.R:].sum()
+                m = b.V[:, 0, 0] + s2[st.R :].sum()
                 if np.any(m <= 0) or not np.all(np.isfinite(m)):
-                    raise ModelError("the marginal variance of an effect is not positive (a sampling variance and "
-                                     "every variance component are 0)")
+                    raise ModelError(
+                        "the marginal variance of an effect is not positive (a sampling variance and "
+                        "every variance component are 0)"
+                    )
                 inv = 1.0 / m
                 self.w[b.rows[:, 0]] = inv
                 self.s_unit[b.units] = inv
@@ -228,8 +245,10 @@ class Factor:
             try:
                 C = np.linalg.cholesky(M)
             except np.linalg.LinAlgError as exc:
-                raise ModelError("the marginal variance-covariance matrix is not positive definite in some cluster "
-                                 "(check V: is every block positive definite?)") from exc
+                raise ModelError(
+                    "the marginal variance-covariance matrix is not positive definite in some cluster "
+                    "(check V: is every block positive definite?)"
+                ) from exc
             logdet += 2 * np.log(np.diagonal(C, axis1=1, axis2=2)).sum()
             Ci = np.linalg.inv(C)
             inv = np.einsum("gji,gjk->gik", Ci, Ci)
@@ -267,7 +286,9 @@ class Factor:
 
     def trace_full(self) -> float:
         """``tr(M^-1)`` (the unit inverses less their rank-one corrections)."""
-        return float(self.trace_inv - np.sum(self.kappa * _unit_sum(self.st, self.w[:, None] ** 2)[:, 0]))
+        return float(
+            self.trace_inv - np.sum(self.kappa * _unit_sum(self.st, self.w[:, None] ** 2)[:, 0])
+        )
 
     def solve(self, A: np.ndarray) -> np.ndarray:
         """``M^-1 A`` for ``A`` of shape ``(k, m)``."""
@@ -357,8 +378,17 @@ def _logdet_pd(S: np.ndarray) -> float:
     return float(ld) if sign > 0 else np.nan
 
 
-def evaluate(st: Structure, X: np.ndarray, y: np.ndarray, sigma2: np.ndarray, method: str, *,
-             grad: bool = False, info: bool = False, logdet_xtx: float = 0.0) -> Evaluation:
+def evaluate(
+    st: Structure,
+    X: np.ndarray,
+    y: np.ndarray,
+    sigma2: np.ndarray,
+    method: str,
+    *,
+    grad: bool = False,
+    info: bool = False,
+    logdet_xtx: float = 0.0,
+) -> Evaluation:
     """Log-likelihoods (ML and REML), optionally the gradient and average information."""
     fac = Factor(st, sigma2)
     p = X.shape[1]
@@ -419,9 +449,18 @@ class FitInfo:
     optimizer: str
 
 
-def fit_sigma2(st: Structure, X: np.ndarray, y: np.ndarray, method: str, init: np.ndarray,
-               fixed: np.ndarray, *, tol: float = 1e-10, maxiter: int = 200,
-               logdet_xtx: float = 0.0) -> FitInfo:
+def fit_sigma2(
+    st: Structure,
+    X: np.ndarray,
+    y: np.ndarray,
+    method: str,
+    init: np.ndarray,
+    fixed: np.ndarray,
+    *,
+    tol: float = 1e-10,
+    maxiter: int = 200,
+    logdet_xtx: float = 0.0,
+) -> FitInfo:
     """Maximise the (restricted) likelihood over ``sigma2 >= 0``.
 
     Projected Newton steps with the average-information matrix (Gilmour, Thompson &
@@ -459,8 +498,10 @@ def fit_sigma2(st: Structure, X: np.ndarray, y: np.ndarray, method: str, init: n
                 break
         converged = status == "converged" or ok
         if not converged:
-            msgs.append("optimiser did not converge: the variance components may be imprecise "
-                        "(try control={'sigma2_init': [...]})")
+            msgs.append(
+                "optimiser did not converge: the variance components may be imprecise "
+                "(try control={'sigma2_init': [...]})"
+            )
     return FitInfo(theta, ev, converged, it, msgs, used)
 
 
@@ -485,7 +526,9 @@ def _newton_step(ev_at, ev, theta, free0, scale, tol, method):
         new = np.where(free, np.maximum(theta + t * delta, 0.0), theta)
         try:
             ev_new = ev_at(new)
-            ok = np.isfinite(ev_new.ll(method)) and ev_new.ll(method) >= base - 1e-12 * (1 + abs(base))
+            ok = np.isfinite(ev_new.ll(method)) and ev_new.ll(method) >= base - 1e-12 * (
+                1 + abs(base)
+            )
         except ModelError:
             ok = False
         if ok:
@@ -509,8 +552,14 @@ def _lbfgs(st, X, y, method, theta, free, ev_at, logdet_xtx):
             return np.inf, np.zeros(len(idx))
         return -e.ll(method), -e.grad[idx]
 
-    res = optimize.minimize(fun, theta[idx], jac=True, method="L-BFGS-B", bounds=[(0, None)] * len(idx),
-                            options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 2000})
+    res = optimize.minimize(
+        fun,
+        theta[idx],
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0, None)] * len(idx),
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 2000},
+    )
     t = theta.copy()
     t[idx] = res.x
     return t, ev_at(t), bool(res.success)

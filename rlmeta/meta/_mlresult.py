@@ -14,7 +14,7 @@ from ..errors import ModelError
 from ._mlcore import FitInfo, Structure, fit_sigma2, level_stats
 from ._zeroin import R_UNIROOT_TOL, zeroin
 from .formula import Design
-from .results import AnovaResult, WaldTest
+from .results import AnovaResult, WaldTest, contrast_matrix, selection_matrix, wald_from
 
 __all__ = ["MultilevelResult"]
 
@@ -140,8 +140,18 @@ class MultilevelResult(ResultMixin):
             df = np.full(self.p, np.nan)
             pval = 2 * stats.norm.sf(np.abs(stat))
         crit = self._crit(self.ddf)
-        return pd.DataFrame({"term": self.terms, "estimate": b, "se": se, "stat": stat, "df": df, "pval": pval,
-                             "ci_low": b - crit * se, "ci_high": b + crit * se})
+        return pd.DataFrame(
+            {
+                "term": self.terms,
+                "estimate": b,
+                "se": se,
+                "stat": stat,
+                "df": df,
+                "pval": pval,
+                "ci_low": b - crit * se,
+                "ci_high": b + crit * se,
+            }
+        )
 
     def wald_test(self, L=None, *, btt=None, rhs=None) -> WaldTest:
         """Wald test of coefficients (``btt``) or linear combinations ``L @ beta = rhs``.
@@ -151,32 +161,11 @@ class MultilevelResult(ResultMixin):
         """
         if L is None:
             idx = self.btt if btt is None else _btt_index(btt, self.terms)
-            Lm = np.zeros((len(idx), self.p))
-            Lm[np.arange(len(idx)), idx] = 1.0
-            names = [self.terms[i] for i in idx]
+            Lm, names = selection_matrix(list(idx), self.terms)
         else:
-            Lm = _contrast_matrix(L, self.terms)
-            names = [" + ".join(f"{w:g}*{t}" for w, t in zip(r, self.terms) if w != 0) or "0" for r in Lm]
-        m = Lm.shape[0]
-        r0 = np.zeros(m) if rhs is None else np.broadcast_to(np.asarray(rhs, float), (m,))
-        est = Lm @ self.ev.beta - r0
-        cov = Lm @ self.ev.F @ Lm.T
-        se = np.sqrt(np.diag(cov))
-        stat_i = est / se
-        try:
-            qm = float(est @ np.linalg.solve(cov, est))
-        except np.linalg.LinAlgError:
-            qm = np.nan
-        if self.test == "t":
-            ddf = float(np.min(self.ddf[np.any(Lm != 0, axis=0)]))
-            pv = 2 * stats.t.sf(np.abs(stat_i), ddf)
-            stat, pval, kind = qm / m, float(stats.f.sf(qm / m, m, ddf)), "F"
-        else:
-            ddf = None
-            pv = 2 * stats.norm.sf(np.abs(stat_i))
-            stat, pval, kind = qm, float(stats.chi2.sf(qm, m)), "chi2"
-        table = pd.DataFrame({"hypothesis": names, "estimate": est, "se": se, "stat": stat_i, "pval": pv})
-        return WaldTest(table, float(stat), m, ddf, pval, kind)
+            Lm, names = contrast_matrix(L, self.terms)
+        t_df = float(np.min(self.ddf[np.any(Lm != 0, axis=0)])) if self.test == "t" else None
+        return wald_from(self.ev.beta, self.ev.F, Lm, names, rhs, t_df=t_df)
 
     @cached_property
     def _omnibus(self) -> WaldTest:
@@ -252,8 +241,10 @@ class MultilevelResult(ResultMixin):
         vt = (self.k - self.p) / tr if self.k > self.p else np.nan
         s2 = self.sigma2
         tot = float(s2.sum())
-        return pd.DataFrame({"sigma2": [tot, *s2], "i2": [100 * v / (tot + vt) for v in (tot, *s2)]},
-                            index=["total", *self.level_names])
+        return pd.DataFrame(
+            {"sigma2": [tot, *s2], "i2": [100 * v / (tot + vt) for v in (tot, *s2)]},
+            index=["total", *self.level_names],
+        )
 
     # ------------------------------------------------------------------ fit statistics
     def fit_stats(self, which: str | None = None) -> dict[str, float]:
@@ -268,9 +259,13 @@ class MultilevelResult(ResultMixin):
             ll, n = self.ev.ll_reml, self.k - self.p
             dev = -2 * ll
         m = max(n, parms + 2)
-        return {"loglik": float(ll), "deviance": float(dev), "aic": float(-2 * ll + 2 * parms),
-                "bic": float(-2 * ll + parms * np.log(n)) if n > 0 else np.nan,
-                "aicc": float(-2 * ll + 2 * parms * m / (m - parms - 1))}
+        return {
+            "loglik": float(ll),
+            "deviance": float(dev),
+            "aic": float(-2 * ll + 2 * parms),
+            "bic": float(-2 * ll + parms * np.log(n)) if n > 0 else np.nan,
+            "aicc": float(-2 * ll + 2 * parms * m / (m - parms - 1)),
+        }
 
     # ------------------------------------------------------------------ prediction
     def _rows(self, newdata) -> np.ndarray:
@@ -280,13 +275,24 @@ class MultilevelResult(ResultMixin):
             Xn = self.design.new_rows(newdata)
         else:
             arr = np.atleast_2d(np.asarray(newdata, float))
-            Xn = np.column_stack([np.ones(len(arr)), arr]) if self.design.intercept and arr.shape[1] == self.p - 1 else arr
+            Xn = (
+                np.column_stack([np.ones(len(arr)), arr])
+                if self.design.intercept and arr.shape[1] == self.p - 1
+                else arr
+            )
         if Xn.shape[1] != self.p:
-            raise ModelError(f"newdata gives {Xn.shape[1]} design columns, the model has {self.p} ({self.terms})")
+            raise ModelError(
+                f"newdata gives {Xn.shape[1]} design columns, the model has {self.p} ({self.terms})"
+            )
         return Xn
 
-    def predict(self, newdata: pd.DataFrame | np.ndarray | None = None, *, level: float | None = None,
-                transform=None) -> pd.DataFrame:
+    def predict(
+        self,
+        newdata: pd.DataFrame | np.ndarray | None = None,
+        *,
+        level: float | None = None,
+        transform=None,
+    ) -> pd.DataFrame:
         """Predicted average effects with confidence and prediction intervals.
 
         The prediction interval adds ``sum(sigma2)`` to the variance of the prediction
@@ -305,13 +311,23 @@ class MultilevelResult(ResultMixin):
         vpred = np.where(vpred < 0, np.nan, vpred)
         se = np.sqrt(vpred)
         if self.dfs == "contain":
-            ddf = np.array([np.min(self.ddf[r != 0]) if np.any(r != 0) else self.k - self.p for r in Xn], float)
+            ddf = np.array(
+                [np.min(self.ddf[r != 0]) if np.any(r != 0) else self.k - self.p for r in Xn], float
+            )
         else:
             ddf = np.full(len(Xn), float(self.ddf[0]))
         crit = self._crit(ddf, level)
         tot = float(self.sigma2.sum())
-        out = pd.DataFrame({"pred": pred, "se": se, "ci_low": pred - crit * se, "ci_high": pred + crit * se,
-                            "pi_low": pred - crit * np.sqrt(vpred + tot), "pi_high": pred + crit * np.sqrt(vpred + tot)})
+        out = pd.DataFrame(
+            {
+                "pred": pred,
+                "se": se,
+                "ci_low": pred - crit * se,
+                "ci_high": pred + crit * se,
+                "pi_low": pred - crit * np.sqrt(vpred + tot),
+                "pi_high": pred + crit * np.sqrt(vpred + tot),
+            }
+        )
         if transform is not None:
             for c in ("pred", "ci_low", "ci_high", "pi_low", "pi_high"):
                 out[c] = transform(out[c].to_numpy())
@@ -377,12 +393,21 @@ class MultilevelResult(ResultMixin):
             var = s2 - s2 * s2 * dP
             se = np.sqrt(np.where(var < 0, np.nan, var))
             if self.test == "t":
-                ddf = self.k - self.p if self.dfs == "residual" else max(self.n_groups[j] - self.p, 1)
+                ddf = (
+                    self.k - self.p if self.dfs == "residual" else max(self.n_groups[j] - self.p, 1)
+                )
                 crit = stats.t.ppf(0.5 + (level or self.level) / 2, ddf)
             else:
                 crit = stats.norm.ppf(0.5 + (level or self.level) / 2)
-            out[name] = pd.DataFrame({"group": self.group_labels[j], "estimate": pred, "se": se,
-                                      "pi_low": pred - crit * se, "pi_high": pred + crit * se})
+            out[name] = pd.DataFrame(
+                {
+                    "group": self.group_labels[j],
+                    "estimate": pred,
+                    "se": se,
+                    "pi_low": pred - crit * se,
+                    "pi_high": pred + crit * se,
+                }
+            )
         return out
 
     def residuals(self) -> np.ndarray:
@@ -393,8 +418,15 @@ class MultilevelResult(ResultMixin):
     def _profile_fit(self, j: int, val: float):
         fixed = np.where(self.sigma2_fixed, self.sigma2, np.nan)
         fixed[j] = val
-        fi = fit_sigma2(self.structure, self.X, self.yi, self.method, np.maximum(self.sigma2, 1e-8), fixed,
-                        logdet_xtx=self.logdet_xtx)
+        fi = fit_sigma2(
+            self.structure,
+            self.X,
+            self.yi,
+            self.method,
+            np.maximum(self.sigma2, 1e-8),
+            fixed,
+            logdet_xtx=self.logdet_xtx,
+        )
         return fi.evaluation.ll(self.method)
 
     def confint(self, level: float | None = None, *, tol: float | None = None) -> pd.DataFrame:
@@ -418,7 +450,9 @@ class MultilevelResult(ResultMixin):
         cache = self.__dict__.setdefault("_ci_cache", {})
         if key in cache:
             return cache[key].copy()
-        tol = tol if tol is not None else (self.ci_tol if self.ci_tol is not None else R_UNIROOT_TOL)
+        tol = (
+            tol if tol is not None else (self.ci_tol if self.ci_tol is not None else R_UNIROOT_TOL)
+        )
         crit = float(stats.chi2.ppf(lvl, 1))
         ll_hat = self.ev.ll(self.method)
         rows = []
@@ -453,8 +487,11 @@ class MultilevelResult(ResultMixin):
             except ModelError:
                 pass
             rows.append((vc, lo, hi, lo_b, hi_b))
-        out = pd.DataFrame(rows, index=self.level_names,
-                           columns=["estimate", "ci_low", "ci_high", "ci_low_bounded", "ci_high_bounded"])
+        out = pd.DataFrame(
+            rows,
+            index=self.level_names,
+            columns=["estimate", "ci_low", "ci_high", "ci_low_bounded", "ci_high_bounded"],
+        )
         cache[key] = out
         return out.copy()
 
@@ -474,20 +511,36 @@ class MultilevelResult(ResultMixin):
         The p-value is the naive chi-square one; for a variance component tested at the
         boundary it is conservative (a 50:50 mixture would halve it).
         """
-        if reduced.method != self.method or self.k != reduced.k or not np.allclose(self.yi, reduced.yi):
-            raise ModelError("anova(): both models must be fitted by the same method to the same effects")
+        if (
+            reduced.method != self.method
+            or self.k != reduced.k
+            or not np.allclose(self.yi, reduced.yi)
+        ):
+            raise ModelError(
+                "anova(): both models must be fitted by the same method to the same effects"
+            )
         full, red = (self, reduced) if self.parms >= reduced.parms else (reduced, self)
         if self.method == "REML" and (full.terms != red.terms or not np.allclose(full.X, red.X)):
-            raise ModelError("LRTs of REML fits need identical fixed effects; refit both with method='ML'")
+            raise ModelError(
+                "LRTs of REML fits need identical fixed effects; refit both with method='ML'"
+            )
         ff, fr = full.fit_stats(), red.fit_stats()
         lrt = max(0.0, 2 * (ff["loglik"] - fr["loglik"]))
         df = full.parms - red.parms
         pval = float(stats.chi2.sf(lrt, df)) if df > 0 else np.nan
-        table = pd.DataFrame({
-            "df": [full.parms, red.parms], "aic": [ff["aic"], fr["aic"]], "bic": [ff["bic"], fr["bic"]],
-            "aicc": [ff["aicc"], fr["aicc"]], "loglik": [ff["loglik"], fr["loglik"]], "lrt": [lrt, np.nan],
-            "pval": [pval, np.nan], "qe": [full.q, red.q],
-        }, index=["full", "reduced"])
+        table = pd.DataFrame(
+            {
+                "df": [full.parms, red.parms],
+                "aic": [ff["aic"], fr["aic"]],
+                "bic": [ff["bic"], fr["bic"]],
+                "aicc": [ff["aicc"], fr["aicc"]],
+                "loglik": [ff["loglik"], fr["loglik"]],
+                "lrt": [lrt, np.nan],
+                "pval": [pval, np.nan],
+                "qe": [full.q, red.q],
+            },
+            index=["full", "reduced"],
+        )
         return AnovaResult(table, lrt, df, pval, None)
 
     # ------------------------------------------------------------------ output
@@ -543,37 +596,51 @@ class MultilevelResult(ResultMixin):
         lines = [f"Multilevel Meta-Analysis Model (k = {self.k}; method: {self.method})", ""]
         fs = self.fit_stats()
         lines.append("   logLik  deviance       AIC       BIC      AICc")
-        lines.append(" ".join(f"{fs[c]:9.4f}" for c in ("loglik", "deviance", "aic", "bic", "aicc")))
+        lines.append(
+            " ".join(f"{fs[c]:9.4f}" for c in ("loglik", "deviance", "aic", "bic", "aicc"))
+        )
         lines.append("")
         lines.append("Variance Components:")
         lines.append("")
-        vc = pd.DataFrame({
-            "": [f"sigma^2.{j + 1}" for j in range(len(self.level_names))],
-            "estim": [fmt_num(v, digits) for v in self.sigma2],
-            "sqrt": [fmt_num(np.sqrt(v), digits) for v in self.sigma2],
-            "nlvls": self.n_groups,
-            "fixed": ["yes" if f else "no" for f in self.sigma2_fixed],
-            "factor": self.level_names,
-        })
+        vc = pd.DataFrame(
+            {
+                "": [f"sigma^2.{j + 1}" for j in range(len(self.level_names))],
+                "estim": [fmt_num(v, digits) for v in self.sigma2],
+                "sqrt": [fmt_num(np.sqrt(v), digits) for v in self.sigma2],
+                "nlvls": self.n_groups,
+                "fixed": ["yes" if f else "no" for f in self.sigma2_fixed],
+                "factor": self.level_names,
+            }
+        )
         if ci:
             c = self.confint()
             vc["ci_low"] = [fmt_num(v, digits) for v in c["ci_low"]]
             vc["ci_high"] = [fmt_num(v, digits) for v in c["ci_high"]]
-        lines.append(vc.to_string(index=False) if len(vc) else "(none: equal-effects model with the known V)")
+        lines.append(
+            vc.to_string(index=False) if len(vc) else "(none: equal-effects model with the known V)"
+        )
         lines.append("")
         if np.isfinite(self.trP):
             per = ", ".join(f"{n}: {v:.2f}%" for n, v in self.i2_levels.items())
             lines.append(f"Multilevel I^2: {self.i2:.2f}% ({per})")
             lines.append("")
-        lines.append("Test for Heterogeneity:" if self.intercept_only else "Test for Residual Heterogeneity:")
-        lines.append(f"Q{'E' if not self.intercept_only else ''}(df = {self.q_df}) = {self.q:.4f}, p-val = {fmt_p(self.q_pval)}")
+        lines.append(
+            "Test for Heterogeneity:" if self.intercept_only else "Test for Residual Heterogeneity:"
+        )
+        lines.append(
+            f"Q{'E' if not self.intercept_only else ''}(df = {self.q_df}) = {self.q:.4f}, p-val = {fmt_p(self.q_pval)}"
+        )
         if not self.intercept_only:
             om = self._omnibus
             idx = ",".join(str(i + 1) for i in self.btt)
             lines.append("")
-            lines.append(f"Test of Moderators (coefficient{'s' if len(self.btt) > 1 else ''} {idx}):")
+            lines.append(
+                f"Test of Moderators (coefficient{'s' if len(self.btt) > 1 else ''} {idx}):"
+            )
             if om.test == "F":
-                lines.append(f"F(df1 = {om.df}, df2 = {om.ddf:g}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}")
+                lines.append(
+                    f"F(df1 = {om.df}, df2 = {om.ddf:g}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}"
+                )
             else:
                 lines.append(f"QM(df = {om.df}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}")
         lines.append("")
@@ -581,21 +648,25 @@ class MultilevelResult(ResultMixin):
         lines.append("")
         tab = self.to_frame()
         statname = "tval" if self.test == "t" else "zval"
-        show = pd.DataFrame({
-            "": tab["term"],
-            "estimate": tab["estimate"].map(lambda v: fmt_num(v, digits)),
-            "se": tab["se"].map(lambda v: fmt_num(v, digits)),
-            statname: tab["stat"].map(lambda v: fmt_num(v, digits)),
-            **({"df": tab["df"].map(lambda v: f"{v:g}")} if statname == "tval" else {}),
-            "pval": tab["pval"].map(fmt_p),
-            "ci_low": tab["ci_low"].map(lambda v: fmt_num(v, digits)),
-            "ci_high": tab["ci_high"].map(lambda v: fmt_num(v, digits)),
-        })
+        show = pd.DataFrame(
+            {
+                "": tab["term"],
+                "estimate": tab["estimate"].map(lambda v: fmt_num(v, digits)),
+                "se": tab["se"].map(lambda v: fmt_num(v, digits)),
+                statname: tab["stat"].map(lambda v: fmt_num(v, digits)),
+                **({"df": tab["df"].map(lambda v: f"{v:g}")} if statname == "tval" else {}),
+                "pval": tab["pval"].map(fmt_p),
+                "ci_low": tab["ci_low"].map(lambda v: fmt_num(v, digits)),
+                "ci_high": tab["ci_high"].map(lambda v: fmt_num(v, digits)),
+            }
+        )
         lines.append(show.to_string(index=False))
         if self.intercept_only:
             pi = self.pi
             lines.append("")
-            lines.append(f"Prediction interval ({self.level:.0%}): [{fmt_num(pi[0], digits)}, {fmt_num(pi[1], digits)}]")
+            lines.append(
+                f"Prediction interval ({self.level:.0%}): [{fmt_num(pi[0], digits)}, {fmt_num(pi[1], digits)}]"
+            )
         for w in self.warnings:
             lines.append(f"Warning: {w}")
         if len(self.drop_log):
@@ -620,21 +691,3 @@ def _btt_index(btt, terms: list[str]) -> list[int]:
     if not idx or any(i < 0 or i >= len(terms) for i in idx):
         raise ModelError(f"btt {btt!r} selects no valid coefficient of {terms}")
     return sorted(set(idx))
-
-
-def _contrast_matrix(L, terms: list[str]) -> np.ndarray:
-    """A hypothesis matrix from an array, a ``{term: weight}`` dict or a list of dicts."""
-    p = len(terms)
-    rows = L if isinstance(L, list | tuple) and L and isinstance(L[0], dict) else [L] if isinstance(L, dict) else None
-    if rows is not None:
-        Lm = np.zeros((len(rows), p))
-        for i, row in enumerate(rows):
-            for term, wgt in row.items():
-                if term not in terms:
-                    raise ModelError(f"unknown coefficient {term!r}; terms are {terms}")
-                Lm[i, terms.index(term)] = wgt
-    else:
-        Lm = np.atleast_2d(np.asarray(L, float))
-    if Lm.shape[1] != p:
-        raise ModelError(f"L must have {p} columns (one per coefficient {terms}), got {Lm.shape[1]}")
-    return Lm

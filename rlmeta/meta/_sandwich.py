@@ -64,8 +64,15 @@ class SandwichParts:
         return self.M @ meat @ self.M
 
 
-def cr2_parts(X: np.ndarray, e: np.ndarray, batches: list[ClusterBatch], order: np.ndarray, *,
-              inverse_var: bool, adjust: str = "CR2") -> SandwichParts:
+def cr2_parts(
+    X: np.ndarray,
+    e: np.ndarray,
+    batches: list[ClusterBatch],
+    order: np.ndarray,
+    *,
+    inverse_var: bool,
+    adjust: str = "CR2",
+) -> SandwichParts:
     """Adjusted estimating contributions (and the pieces for the df) per cluster.
 
     Parameters
@@ -113,13 +120,15 @@ def cr2_parts(X: np.ndarray, e: np.ndarray, batches: list[ClusterBatch], order: 
             else:
                 H = np.einsum("gip,pq,gjq->gij", Xb, M, XW)  # X M X'W
                 HT = np.einsum("gij,gjk->gik", H, b.theta)
-                inner = b.theta - HT - np.swapaxes(HT, 1, 2) + np.einsum("gip,pq,gjq->gij", Xb, MTM, Xb)
+                inner = (
+                    b.theta - HT - np.swapaxes(HT, 1, 2) + np.einsum("gip,pq,gjq->gij", Xb, MTM, Xb)
+                )
             Bj = np.einsum("gji,gjk,gkl->gil", L, inner, L)  # L' inner L
             A = np.einsum("gij,gjk,glk->gil", L, matrix_power_sym(Bj, -0.5), L)  # L B^-1/2 L'
             E = np.einsum("gjp,gjk->gpk", XW, A)  # X'W A  (G, p, n)
         else:
             E = np.swapaxes(XW, 1, 2)
-        idx = order[start:start + Gn]
+        idx = order[start : start + Gn]
         contrib[idx] = np.einsum("gpk,gk->gp", E, eb)
         ME = np.einsum("pq,gqk->gpk", M, E)
         G_out.append((idx, np.einsum("gpk,gkl->gpl", ME, L)))
@@ -173,7 +182,7 @@ def htz_df(parts: SandwichParts, C: np.ndarray) -> float:
     cb = np.einsum("st,jtr->jsr", On, cb)
     # sum_jh tr(B_jh B_jh) with B_jh = delta Gam_j + ca_j cb_h'
     ab_jj = np.einsum("jsr,jtr->jst", ca, cb)  # ca_j cb_j'
-    tr_sq = (np.einsum("jst,jts->", Gam, Gam) + 2 * np.einsum("jst,jts->", Gam, ab_jj))
+    tr_sq = np.einsum("jst,jts->", Gam, Gam) + 2 * np.einsum("jst,jts->", Gam, ab_jj)
     TA = np.einsum("jsc,jtd->sctd", ca, ca)
     TB = np.einsum("jtc,jsd->tcsd", cb, cb)
     tr_sq += np.einsum("sctd,tcsd->", TA, TB)

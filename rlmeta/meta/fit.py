@@ -51,7 +51,10 @@ def default_labels(frame: pd.DataFrame, slab: str | Sequence[str] | None = None)
             return frame[col].astype(str).tolist()
     if {"comparison_id", "benchmark"} <= set(frame.columns):
         # plain Python strings: pandas' string arithmetic is slow for these small frames
-        lab = [f"{c} · {b}" for c, b in zip(frame["comparison_id"].astype(str), frame["benchmark"].astype(str))]
+        lab = [
+            f"{c} · {b}"
+            for c, b in zip(frame["comparison_id"].astype(str), frame["benchmark"].astype(str))
+        ]
         counts = Counter(lab)
         if "metric" in frame.columns and any(n > 1 for n in counts.values()):
             metric = frame["metric"].astype(str).tolist()
@@ -124,9 +127,12 @@ def prepare(
             raise ModelError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         # validate_effects returns a copy, so the caller's frame is never modified; copy
         # here only when columns must be added first.
-        adding = not isinstance(yi, str) or (vi is None and sei is not None) or (
-            vi is not None and not isinstance(vi, str)
-        ) or (weights is not None and not isinstance(weights, str))
+        adding = (
+            not isinstance(yi, str)
+            or (vi is None and sei is not None)
+            or (vi is not None and not isinstance(vi, str))
+            or (weights is not None and not isinstance(weights, str))
+        )
         frame = data.copy() if adding else data
         yi_col = yi if isinstance(yi, str) else "yi"
         if not isinstance(yi, str):
@@ -143,7 +149,11 @@ def prepare(
             frame["weights"] = np.asarray(weights, float)
             weights = "weights"
     frame = validate_effects(frame, yi=yi_col, vi=vi_col)
-    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
+    if (
+        not isinstance(frame.index, pd.RangeIndex)
+        or frame.index.start != 0
+        or frame.index.step != 1
+    ):
         frame = frame.reset_index(drop=True)
     mod_cols = check_formula(mods, frame.columns) if mods else []
     need = [yi_col, vi_col, *mod_cols, *extra_columns] + ([weights] if weights else [])
@@ -255,7 +265,9 @@ def meta_analysis(
         from .multilevel import fit_multilevel
 
         if weights is not None:
-            raise ModelError("weights= is not supported for multilevel models (their weights come from V and sigma2)")
+            raise ModelError(
+                "weights= is not supported for multilevel models (their weights come from V and sigma2)"
+            )
 
         return fit_multilevel(
             data,

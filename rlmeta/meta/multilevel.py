@@ -34,6 +34,7 @@ from .vcalc import as_block_v
 
 __all__ = ["fit_multilevel", "parse_random", "MultilevelResult"]
 
+
 def parse_random(random: str | Sequence[str]) -> list[str]:
     """Column names of nested levels, top first.
 
@@ -47,18 +48,24 @@ def parse_random(random: str | Sequence[str]) -> list[str]:
         if "|" in text:
             lhs, _, text = text.partition("|")
             if lhs.replace("~", "").strip() not in ("1", ""):
-                raise ModelError(f"random={random!r}: only random intercepts ('~ 1 | a/b') are supported")
+                raise ModelError(
+                    f"random={random!r}: only random intercepts ('~ 1 | a/b') are supported"
+                )
         parts = [p.strip() for p in text.replace("~", "").split("/")]
     else:
         parts = [str(p) for p in random]
     if not parts or any(not p for p in parts):
-        raise ModelError(f"random={random!r}: expected nested column names such as 'study_id/comparison_id'")
+        raise ModelError(
+            f"random={random!r}: expected nested column names such as 'study_id/comparison_id'"
+        )
     if len(set(parts)) != len(parts):
         raise ModelError(f"random={random!r}: a column appears twice")
     return parts
 
 
-def _level_codes(frame: pd.DataFrame, cols: list[str]) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+def _level_codes(
+    frame: pd.DataFrame, cols: list[str]
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """Nested group codes and labels per level (labels ``a/b`` as metafor)."""
     codes, labels, names = [], [], []
     prev = None
@@ -77,7 +84,9 @@ def _level_codes(frame: pd.DataFrame, cols: list[str]) -> tuple[list[np.ndarray]
     return codes, labels, names
 
 
-def _contain_ddf(X: np.ndarray, codes: list[np.ndarray], ngroups: list[int], k: int, p: int) -> np.ndarray:
+def _contain_ddf(
+    X: np.ndarray, codes: list[np.ndarray], ngroups: list[int], k: int, p: int
+) -> np.ndarray:
     """metafor's ``dfs="contain"``: per coefficient, the fewest levels of a grouping
     factor within whose groups the predictor is constant, minus p (at least 1)."""
     ddf = np.full(X.shape[1], float(k))
@@ -176,7 +185,9 @@ def fit_multilevel(
     con = dict(control or {})
     unknown = set(con) - {"sigma2_init", "tol", "maxiter", "ci_tol"}
     if unknown:
-        raise ModelError(f"unknown control option(s) {sorted(unknown)}; known: sigma2_init, tol, maxiter, ci_tol")
+        raise ModelError(
+            f"unknown control option(s) {sorted(unknown)}; known: sigma2_init, tol, maxiter, ci_tol"
+        )
     lvl = normalise_level(level)
     meth = str(method).upper()
     if meth not in ("REML", "ML"):
@@ -216,10 +227,14 @@ def fit_multilevel(
     for c in cols:
         if c not in src.columns:
             raise ModelError(f"random={random!r}: column {c!r} not found in the data")
-    frame, yi_col, vi_col, _ = prepare(src, yi, vi, sei=sei, extra_columns=cols, mods=mods, step="multilevel")
+    frame, yi_col, vi_col, _ = prepare(
+        src, yi, vi, sei=sei, extra_columns=cols, mods=mods, step="multilevel"
+    )
     k = len(frame)
     if k == 0:
-        raise ModelError("no effects left to pool (every row has a missing yi, vi, grouping value or moderator)")
+        raise ModelError(
+            "no effects left to pool (every row has a missing yi, vi, grouping value or moderator)"
+        )
     kept = frame["_rlmeta_row"].to_numpy()
     frame = frame.drop(columns="_rlmeta_row")
     y = frame[yi_col].to_numpy(float)
@@ -228,7 +243,9 @@ def fit_multilevel(
         Vb = Vb.subset(kept)
         dv = Vb.diagonal()
         if not np.allclose(dv, v, rtol=1e-10, atol=0):
-            raise ModelError("the diagonal of V differs from the vi column; pass vi=None to use the diagonal of V")
+            raise ModelError(
+                "the diagonal of V differs from the vi column; pass vi=None to use the diagonal of V"
+            )
         if not np.all(np.isfinite(dv)):
             raise ModelError("V has missing values in rows that are kept")
 
@@ -270,24 +287,40 @@ def fit_multilevel(
         design = _SubsetDesign.wrap(design, redundant)
     p = X.shape[1]
     if np.any(np.linalg.eigvalsh(X.T @ X) <= 1e-7):
-        raise ModelError("model matrix not of full rank; cannot fit the model (check the moderators)")
+        raise ModelError(
+            "model matrix not of full rank; cannot fit the model (check the moderators)"
+        )
     nfree = int(np.isnan(fixed).sum())
     if p + nfree > k:
-        raise ModelError(f"number of parameters to estimate ({p + nfree}) is larger than the number of effects (k = {k})")
+        raise ModelError(
+            f"number of parameters to estimate ({p + nfree}) is larger than the number of effects (k = {k})"
+        )
 
     # ---------------------------------------------------------------- fit
     st = build_structure(codes, v, Vb.nontrivial() if Vb is not None else None)
     logdet_xtx = float(np.linalg.slogdet(X.T @ X)[1])
     init = _initial(st, X, y, L, con.get("sigma2_init"))
-    fi = fit_sigma2(st, X, y, meth, init, fixed, tol=float(con.get("tol", 1e-10)),
-                    maxiter=int(con.get("maxiter", 200)), logdet_xtx=logdet_xtx)
+    fi = fit_sigma2(
+        st,
+        X,
+        y,
+        meth,
+        init,
+        fixed,
+        tol=float(con.get("tol", 1e-10)),
+        maxiter=int(con.get("maxiter", 200)),
+        logdet_xtx=logdet_xtx,
+    )
     msgs = list(fi.messages)
     for j in range(L):
         if np.isnan(fixed[j]) and fi.sigma2[j] == 0:
             msgs.append(f"sigma2 of level {names[j]!r} is estimated at the boundary (0)")
     if not fi.converged:
-        warnings.warn("; ".join(fi.messages) or "the multilevel model did not converge", ConvergenceWarning,
-                      stacklevel=3)
+        warnings.warn(
+            "; ".join(fi.messages) or "the multilevel model did not converge",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     # heterogeneity test and I² ingredients: the model without random effects
     try:
         ev0 = evaluate(st, X, y, np.zeros(L), meth, logdet_xtx=logdet_xtx)
@@ -326,7 +359,9 @@ def fit_multilevel(
         ll_qe=float(ll_qe),
         logdet_xtx=logdet_xtx,
         V=Vb,
-        measure=str(frame["measure"].iloc[0]) if "measure" in frame.columns and frame["measure"].nunique() == 1 else None,
+        measure=str(frame["measure"].iloc[0])
+        if "measure" in frame.columns and frame["measure"].nunique() == 1
+        else None,
         drop_log=drop_log(frame),
         notes=notes + msgs,
         ci_tol=con.get("ci_tol"),

@@ -16,7 +16,14 @@ from ._core import BatchFit, Control, fit_batch
 from ._qprofile import qprofile_ci
 from .formula import Design
 
-__all__ = ["MetaResult", "WaldTest", "AnovaResult"]
+__all__ = [
+    "MetaResult",
+    "WaldTest",
+    "AnovaResult",
+    "wald_from",
+    "contrast_matrix",
+    "selection_matrix",
+]
 
 _MODEL_NAMES = {"EE": "Equal-Effects", "FE": "Fixed-Effects", "CE": "Common-Effects"}
 
@@ -87,6 +94,78 @@ class AnovaResult(ResultMixin):
         return self.table.to_string(float_format=lambda v: f"{v:.4f}") + (
             f"\n\nLRT = {self.lrt:.4f} on {self.df} df, p-val = {fmt_p(self.pval)}"
         )
+
+
+def contrast_matrix(L, terms: list[str]) -> tuple[np.ndarray, list[str]]:
+    """A hypothesis matrix (and row names) from an array, a ``{term: weight}`` dict or a list of dicts."""
+    p = len(terms)
+    rows = (
+        L
+        if isinstance(L, list | tuple) and L and isinstance(L[0], dict)
+        else [L]
+        if isinstance(L, dict)
+        else None
+    )
+    if rows is not None:
+        Lm = np.zeros((len(rows), p))
+        for i, row in enumerate(rows):
+            for term, wgt in row.items():
+                if term not in terms:
+                    raise ModelError(f"unknown coefficient {term!r}; terms are {terms}")
+                Lm[i, terms.index(term)] = wgt
+    else:
+        Lm = np.atleast_2d(np.asarray(L, float))
+    if Lm.shape[1] != p:
+        raise ModelError(
+            f"L must have {p} columns (one per coefficient {terms}), got {Lm.shape[1]}"
+        )
+    names = [" + ".join(f"{w:g}*{t}" for w, t in zip(r, terms) if w != 0) or "0" for r in Lm]
+    return Lm, names
+
+
+def selection_matrix(idx: list[int], terms: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Hypothesis matrix testing the coefficients ``idx`` jointly."""
+    Lm = np.zeros((len(idx), len(terms)))
+    Lm[np.arange(len(idx)), idx] = 1.0
+    return Lm, [terms[i] for i in idx]
+
+
+def wald_from(
+    beta: np.ndarray,
+    vcov: np.ndarray,
+    Lm: np.ndarray,
+    names: list[str],
+    rhs=None,
+    *,
+    t_df: float | None = None,
+) -> WaldTest:
+    """Wald test of ``Lm @ beta = rhs``: one row per hypothesis plus the omnibus statistic.
+
+    Chi-square (and z per row) when ``t_df`` is None; otherwise F(m, t_df) (and t per row),
+    metafor's ``anova(X=)`` / ``btt`` conventions.
+    """
+    m = Lm.shape[0]
+    r0 = np.zeros(m) if rhs is None else np.broadcast_to(np.asarray(rhs, float), (m,))
+    est = Lm @ beta - r0
+    cov = Lm @ vcov @ Lm.T
+    se = np.sqrt(np.diag(cov))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat_i = est / se
+        try:
+            qm = float(est @ np.linalg.solve(cov, est))
+        except np.linalg.LinAlgError:
+            qm = np.nan
+    if t_df is not None:
+        ok = t_df > 0
+        pv = 2 * stats.t.sf(np.abs(stat_i), t_df) if ok else np.full(m, np.nan)
+        stat, pval, kind = qm / m, float(stats.f.sf(qm / m, m, t_df)) if ok else np.nan, "F"
+    else:
+        pv = 2 * stats.norm.sf(np.abs(stat_i))
+        stat, pval, kind = qm, float(stats.chi2.sf(qm, m)), "chi2"
+    table = pd.DataFrame(
+        {"hypothesis": names, "estimate": est, "se": se, "stat": stat_i, "pval": pv}
+    )
+    return WaldTest(table, float(stat), m, t_df, pval, kind)
 
 
 @dataclass(eq=False)
@@ -292,68 +371,12 @@ class MetaResult(ResultMixin):
             Per-hypothesis estimates with SE, statistic and p-value, and the omnibus
             chi-square (z tests) or F (t/knha tests) statistic.
         """
-        b = self.fit.beta[0]
-        vb = self.fit.vb[0]
         if L is None:
-            idx = self._btt_index(btt)
-            Lm = np.zeros((len(idx), self.p))
-            Lm[np.arange(len(idx)), idx] = 1.0
-            names = [self.terms[i] for i in idx]
+            Lm, names = selection_matrix(self._btt_index(btt), self.terms)
         else:
-            rows = (
-                L
-                if isinstance(L, list | tuple) and L and isinstance(L[0], dict)
-                else [L]
-                if isinstance(L, dict)
-                else None
-            )
-            if rows is not None:
-                Lm = np.zeros((len(rows), self.p))
-                for i, row in enumerate(rows):
-                    for term, wgt in row.items():
-                        if term not in self.terms:
-                            raise ModelError(
-                                f"unknown coefficient {term!r}; terms are {self.terms}"
-                            )
-                        Lm[i, self.terms.index(term)] = wgt
-            else:
-                Lm = np.atleast_2d(np.asarray(L, float))
-            if Lm.shape[1] != self.p:
-                raise ModelError(
-                    f"L must have {self.p} columns (one per coefficient {self.terms}), got {Lm.shape[1]}"
-                )
-            names = [
-                " + ".join(f"{w:g}*{t}" for w, t in zip(r, self.terms) if w != 0) or "0" for r in Lm
-            ]
-        r0 = (
-            np.zeros(Lm.shape[0])
-            if rhs is None
-            else np.broadcast_to(np.asarray(rhs, float), (Lm.shape[0],))
-        )
-        est = Lm @ b - r0
-        cov = Lm @ vb @ Lm.T
-        se = np.sqrt(np.diag(cov))
-        m = Lm.shape[0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stat_i = est / se
-            try:
-                qm = float(est @ np.linalg.solve(cov, est))
-            except np.linalg.LinAlgError:
-                qm = np.nan
-        if self.test in ("t", "knha", "adhoc"):
-            ddf = self.ddf
-            pv_i = 2 * stats.t.sf(np.abs(stat_i), ddf) if ddf > 0 else np.full(m, np.nan)
-            stat = qm / m
-            pval = float(stats.f.sf(stat, m, ddf)) if ddf > 0 else np.nan
-            kind = "F"
-        else:
-            ddf = None
-            pv_i = 2 * stats.norm.sf(np.abs(stat_i))
-            stat, pval, kind = qm, float(stats.chi2.sf(qm, m)), "chi2"
-        table = pd.DataFrame(
-            {"hypothesis": names, "estimate": est, "se": se, "stat": stat_i, "pval": pv_i}
-        )
-        return WaldTest(table, float(stat), m, ddf, pval, kind)
+            Lm, names = contrast_matrix(L, self.terms)
+        t_df = self.ddf if self.test in ("t", "knha", "adhoc") else None
+        return wald_from(self.fit.beta[0], self.fit.vb[0], Lm, names, rhs, t_df=t_df)
 
     # ------------------------------------------------------------------ heterogeneity CIs
     @cached_property

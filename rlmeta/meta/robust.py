@@ -64,52 +64,69 @@ class RobustResult(ResultMixin):
 
     @property
     def beta(self) -> pd.Series:
-        return pd.Series(self.table["estimate"].to_numpy(), index=self.table["term"], name="estimate")
+        return pd.Series(
+            self.table["estimate"].to_numpy(), index=self.table["term"], name="estimate"
+        )
 
     def to_dict(self) -> dict:
-        return jsonable({
-            "k": self.k,
-            "n_clusters": self.n_clusters,
-            "adjust": self.adjust,
-            "weights": self.weights,
-            "level": self.level,
-            "coefficients": self.table.to_dict(orient="records"),
-            "wald": {kk: v for kk, v in self.wald.items()},
-            "qm": self.wald.get("stat"),
-            "qm_df": [self.wald.get("df1"), self.wald.get("df2")],
-            "qm_pval": self.wald.get("pval"),
-            "tau2_ce": self.tau2_ce,
-            "rho": self.rho,
-            "warnings": self.warnings,
-        })
+        return jsonable(
+            {
+                "k": self.k,
+                "n_clusters": self.n_clusters,
+                "adjust": self.adjust,
+                "weights": self.weights,
+                "level": self.level,
+                "coefficients": self.table.to_dict(orient="records"),
+                "wald": {kk: v for kk, v in self.wald.items()},
+                "qm": self.wald.get("stat"),
+                "qm_df": [self.wald.get("df1"), self.wald.get("df2")],
+                "qm_pval": self.wald.get("pval"),
+                "tau2_ce": self.tau2_ce,
+                "rho": self.rho,
+                "warnings": self.warnings,
+            }
+        )
 
     def summary(self, digits: int = 4) -> str:
-        kind = {"CR2": "CR2 with Satterthwaite df (clubSandwich)", "CR1": "CR1 (df = clusters - p)",
-                "CR0": "CR0 (df = clusters - p)"}[self.adjust]
-        lines = [f"Cluster-robust inference: {kind}",
-                 f"Number of clusters: {self.n_clusters}; outcomes per cluster: {int(self.cluster_sizes.min())} - "
-                 f"{int(self.cluster_sizes.max())} (mean {self.cluster_sizes.mean():.2f}, median "
-                 f"{self.cluster_sizes.median():g})"]
+        kind = {
+            "CR2": "CR2 with Satterthwaite df (clubSandwich)",
+            "CR1": "CR1 (df = clusters - p)",
+            "CR0": "CR0 (df = clusters - p)",
+        }[self.adjust]
+        lines = [
+            f"Cluster-robust inference: {kind}",
+            f"Number of clusters: {self.n_clusters}; outcomes per cluster: {int(self.cluster_sizes.min())} - "
+            f"{int(self.cluster_sizes.max())} (mean {self.cluster_sizes.mean():.2f}, median "
+            f"{self.cluster_sizes.median():g})",
+        ]
         if self.weights == "CE":
-            lines.append(f"Working weights: correlated effects (rho = {self.rho:g}), tau^2 = {fmt_num(self.tau2_ce, digits)}")
+            lines.append(
+                f"Working weights: correlated effects (rho = {self.rho:g}), tau^2 = {fmt_num(self.tau2_ce, digits)}"
+            )
         w = self.wald
-        if w.get("hypotheses") and len(self.table) > 1:  # no moderator test for an intercept-only model
+        if (
+            w.get("hypotheses") and len(self.table) > 1
+        ):  # no moderator test for an intercept-only model
             lines.append("")
             lines.append(f"Test of Moderators (coefficient(s) {', '.join(w['hypotheses'])}):")
-            lines.append(f"F(df1 = {w['df1']}, df2 = {w['df2']:.2f}) = {w['stat']:.4f}, p-val = {fmt_p(w['pval'])}"
-                         + (" [HTZ]" if w["test"] == "HTZ" else ""))
+            lines.append(
+                f"F(df1 = {w['df1']}, df2 = {w['df2']:.2f}) = {w['stat']:.4f}, p-val = {fmt_p(w['pval'])}"
+                + (" [HTZ]" if w["test"] == "HTZ" else "")
+            )
         lines.append("")
         tab = self.table
-        show = pd.DataFrame({
-            "": tab["term"],
-            "estimate": tab["estimate"].map(lambda v: fmt_num(v, digits)),
-            "se": tab["se"].map(lambda v: fmt_num(v, digits)),
-            "tval": tab["stat"].map(lambda v: fmt_num(v, digits)),
-            "df": tab["df"].map(lambda v: f"{v:.2f}"),
-            "pval": tab["pval"].map(fmt_p),
-            "ci_low": tab["ci_low"].map(lambda v: fmt_num(v, digits)),
-            "ci_high": tab["ci_high"].map(lambda v: fmt_num(v, digits)),
-        })
+        show = pd.DataFrame(
+            {
+                "": tab["term"],
+                "estimate": tab["estimate"].map(lambda v: fmt_num(v, digits)),
+                "se": tab["se"].map(lambda v: fmt_num(v, digits)),
+                "tval": tab["stat"].map(lambda v: fmt_num(v, digits)),
+                "df": tab["df"].map(lambda v: f"{v:.2f}"),
+                "pval": tab["pval"].map(fmt_p),
+                "ci_low": tab["ci_low"].map(lambda v: fmt_num(v, digits)),
+                "ci_high": tab["ci_high"].map(lambda v: fmt_num(v, digits)),
+            }
+        )
         lines.append(show.to_string(index=False))
         for msg in self.warnings:
             lines.append(f"Warning: {msg}")
@@ -214,7 +231,9 @@ def _rows_by_size(codes: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return rows, np.concatenate(ids)
 
 
-def ce_weights(y: np.ndarray, v: np.ndarray, X: np.ndarray, codes: np.ndarray, rho: float) -> tuple[np.ndarray, float]:
+def ce_weights(
+    y: np.ndarray, v: np.ndarray, X: np.ndarray, codes: np.ndarray, rho: float
+) -> tuple[np.ndarray, float]:
     """robumeta's correlated-effects working weights and their method-of-moments tau².
 
     Initial weights ``1 / (k_j mean(v_j))``; ``tau² = max(0, (Q_E - J + tr(M sum_j w_j/k_j X_j'X_j)
@@ -245,8 +264,16 @@ def ce_weights(y: np.ndarray, v: np.ndarray, X: np.ndarray, codes: np.ndarray, r
 
 
 # --------------------------------------------------------------------------- main
-def robust(res, cluster, adjust: str = "CR2", *, weights: str | None = None, rho: float = 0.8,
-           btt=None, level: float | None = None) -> RobustResult:
+def robust(
+    res,
+    cluster,
+    adjust: str = "CR2",
+    *,
+    weights: str | None = None,
+    rho: float = 0.8,
+    btt=None,
+    level: float | None = None,
+) -> RobustResult:
     """Cluster-robust tests and confidence intervals for a fitted model.
 
     Parameters
@@ -300,7 +327,9 @@ def robust(res, cluster, adjust: str = "CR2", *, weights: str | None = None, rho
     if J < 2:
         raise ModelError("cluster-robust inference needs at least 2 clusters")
     if J <= p:
-        raise ModelError(f"number of clusters ({J}) must be larger than the number of coefficients ({p})")
+        raise ModelError(
+            f"number of clusters ({J}) must be larger than the number of coefficients ({p})"
+        )
     rows, ids = _rows_by_size(codes)
     tau2_ce = None
     msgs: list[str] = []
@@ -340,7 +369,11 @@ def robust(res, cluster, adjust: str = "CR2", *, weights: str | None = None, rho
             WX = res.ev.MiX
             bread = res.ev.F
         else:
-            w = res.weights if res.weights is not None else 1 / (res.vi + (res.tau2 if res.random else 0.0))
+            w = (
+                res.weights
+                if res.weights is not None
+                else 1 / (res.vi + (res.tau2 if res.random else 0.0))
+            )
             WX = X * w[:, None]
             bread = np.linalg.inv(X.T @ WX)
         u = np.zeros((J, p))
@@ -354,8 +387,18 @@ def robust(res, cluster, adjust: str = "CR2", *, weights: str | None = None, rho
     stat = beta / se
     pval = 2 * stats.t.sf(np.abs(stat), df)
     crit = stats.t.ppf(0.5 + level / 2, df)
-    table = pd.DataFrame({"term": terms, "estimate": beta, "se": se, "stat": stat, "df": df, "pval": pval,
-                          "ci_low": beta - crit * se, "ci_high": beta + crit * se})
+    table = pd.DataFrame(
+        {
+            "term": terms,
+            "estimate": beta,
+            "se": se,
+            "stat": stat,
+            "df": df,
+            "pval": pval,
+            "ci_low": beta - crit * se,
+            "ci_high": beta + crit * se,
+        }
+    )
     # omnibus test
     idx = list(res.btt) if btt is None else _btt(btt, terms)
     wald = _wald(beta, vb, idx, terms, parts, df, adjust, res.intercept_only)
@@ -365,12 +408,28 @@ def robust(res, cluster, adjust: str = "CR2", *, weights: str | None = None, rho
             f"small degrees of freedom (< 4) for {', '.join(table.loc[small, 'term'])}: the robust t test is "
             "unreliable with so few effective clusters (Tipton 2015); consider a wild cluster bootstrap"
         )
-    if wald.get("df2") is not None and np.isfinite(wald["df2"]) and wald["df2"] < 4 and not res.intercept_only:
+    if (
+        wald.get("df2") is not None
+        and np.isfinite(wald["df2"])
+        and wald["df2"] < 4
+        and not res.intercept_only
+    ):
         msgs.append(f"the omnibus test has df2 = {wald['df2']:.2f} < 4 and is unreliable")
     sizes = pd.Series(np.bincount(codes), index=labels, name="n")
-    return RobustResult(table=table, wald=wald, vcov=pd.DataFrame(vb, index=terms, columns=terms), n_clusters=J,
-                        cluster_sizes=sizes, adjust=adjust, weights=weights, level=level, k=len(y), tau2_ce=tau2_ce,
-                        rho=float(rho) if weights == "CE" else None, warnings=msgs)
+    return RobustResult(
+        table=table,
+        wald=wald,
+        vcov=pd.DataFrame(vb, index=terms, columns=terms),
+        n_clusters=J,
+        cluster_sizes=sizes,
+        adjust=adjust,
+        weights=weights,
+        level=level,
+        k=len(y),
+        tau2_ce=tau2_ce,
+        rho=float(rho) if weights == "CE" else None,
+        warnings=msgs,
+    )
 
 
 def _btt(btt, terms):
@@ -392,13 +451,25 @@ def _wald(beta, vb, idx, terms, parts, df, adjust, intercept_only) -> dict:
     if adjust == "CR2":
         if intercept_only or m == 1:
             nu = float(df[idx[0]])
-            return {"stat": Q, "df1": 1, "df2": nu, "pval": float(stats.f.sf(Q, 1, nu)), "test": "HTZ",
-                    "hypotheses": hyp}
+            return {
+                "stat": Q,
+                "df1": 1,
+                "df2": nu,
+                "pval": float(stats.f.sf(Q, 1, nu)),
+                "test": "HTZ",
+                "hypotheses": hyp,
+            }
         nu = htz_df(parts, C)
         dfd = nu - m + 1
         Fs = max((nu - m + 1) / nu, 0) * Q / m
         pval = float(stats.f.sf(Fs, m, dfd)) if dfd > 0 else np.nan
         return {"stat": Fs, "df1": m, "df2": dfd, "pval": pval, "test": "HTZ", "hypotheses": hyp}
     dfd = float(df[0])
-    return {"stat": Q / m, "df1": m, "df2": dfd, "pval": float(stats.f.sf(Q / m, m, dfd)), "test": "F",
-            "hypotheses": hyp}
+    return {
+        "stat": Q / m,
+        "df1": m,
+        "df2": dfd,
+        "pval": float(stats.f.sf(Q / m, m, dfd)),
+        "test": "F",
+        "hypotheses": hyp,
+    }

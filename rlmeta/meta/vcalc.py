@@ -71,7 +71,9 @@ class BlockV:
     def to_dense(self) -> np.ndarray:
         """V as a dense array (only for small k)."""
         if self.k > DENSE_V_MAX:
-            raise ModelError(f"V has k = {self.k} rows; a dense copy needs {self.k**2 * 8 / 1e9:.1f} GB (use to_sparse())")
+            raise ModelError(
+                f"V has k = {self.k} rows; a dense copy needs {self.k**2 * 8 / 1e9:.1f} GB (use to_sparse())"
+            )
         out = np.zeros((self.k, self.k))
         for r, b in zip(self.index, self.blocks):
             out[np.ix_(r, r)] = b
@@ -86,7 +88,9 @@ class BlockV:
             vals.append(b.ravel())
         if not rows:
             return sp.csr_matrix((self.k, self.k))
-        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=self.shape)
+        return sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=self.shape
+        )
 
     def subset(self, rows: np.ndarray) -> BlockV:
         """V restricted to ``rows`` (positions, in the new order)."""
@@ -102,7 +106,9 @@ class BlockV:
             blocks.append(b[np.ix_(keep, keep)])
             if self.labels is not None:
                 labels.append(self.labels[i])
-        return BlockV(len(rows), tuple(idx), tuple(blocks), tuple(labels) if self.labels is not None else None)
+        return BlockV(
+            len(rows), tuple(idx), tuple(blocks), tuple(labels) if self.labels is not None else None
+        )
 
     def nontrivial(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Blocks with more than one row, as ``(rows, matrix)`` pairs."""
@@ -195,12 +201,20 @@ def vcalc(
         B = R * np.outer(s, s)
         index.append(rows)
         blocks.append(B)
-        if checkpd and len(rows) > 1 and np.all(np.isfinite(B)) and np.linalg.eigvalsh(B).min() <= 0:
+        if (
+            checkpd
+            and len(rows) > 1
+            and np.all(np.isfinite(B))
+            and np.linalg.eigvalsh(B).min() <= 0
+        ):
             lab = uniq[codes[rows[0]]]
             bad.append(lab.item() if isinstance(lab, np.generic) else lab)
     if bad:
-        warnings.warn(f"vcalc: the var-cov matrix is not positive definite in cluster(s) {bad[:8]}", DataWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"vcalc: the var-cov matrix is not positive definite in cluster(s) {bad[:8]}",
+            DataWarning,
+            stacklevel=2,
+        )
     labels = tuple(uniq[codes[r[0]]] for r in index)
     return BlockV(len(data), tuple(index), tuple(blocks), labels)
 
@@ -208,7 +222,9 @@ def vcalc(
 def _components(M: sp.spmatrix, k: int) -> BlockV:
     M = sp.csr_matrix(M)
     if M.shape != (k, k):
-        raise ModelError(f"V must be {k} x {k} (one row per effect), got {M.shape[0]} x {M.shape[1]}")
+        raise ModelError(
+            f"V must be {k} x {k} (one row per effect), got {M.shape[0]} x {M.shape[1]}"
+        )
     if abs(M - M.T).max() > 1e-10 * max(abs(M).max(), 1e-300):
         raise ModelError("V must be symmetric")
     pattern = M.copy()
@@ -240,7 +256,9 @@ def as_block_v(V, k: int, *, cluster_values: pd.Series | None = None) -> BlockV:
         return _components(V, k)
     if isinstance(V, dict | list | tuple):
         if cluster_values is None:
-            raise ModelError("V given per cluster (dict or list of blocks) needs cluster= naming the block column")
+            raise ModelError(
+                "V given per cluster (dict or list of blocks) needs cluster= naming the block column"
+            )
         codes, uniq = pd.factorize(cluster_values, sort=False)
         if (codes < 0).any():
             raise ModelError("the cluster column of V has missing values")
@@ -256,7 +274,9 @@ def as_block_v(V, k: int, *, cluster_values: pd.Series | None = None) -> BlockV:
             mats = [np.atleast_2d(np.asarray(b, float)) for b in V]
         for u, r, b in zip(uniq, rows_of, mats):
             if b.shape != (len(r), len(r)):
-                raise ModelError(f"V block of cluster {u!r} is {b.shape[0]} x {b.shape[1]}, expected {len(r)} x {len(r)}")
+                raise ModelError(
+                    f"V block of cluster {u!r} is {b.shape[0]} x {b.shape[1]}, expected {len(r)} x {len(r)}"
+                )
             if not np.allclose(b, b.T, rtol=1e-10, atol=1e-14):
                 raise ModelError(f"V block of cluster {u!r} is not symmetric")
         return BlockV(k, tuple(rows_of), tuple(mats), tuple(uniq))
@@ -266,5 +286,7 @@ def as_block_v(V, k: int, *, cluster_values: pd.Series | None = None) -> BlockV:
             raise ModelError(f"V has {len(arr)} variances but the data have {k} effects")
         return BlockV(k, tuple(np.arange(k)[:, None]), tuple(arr[:, None, None]))
     if k > DENSE_V_MAX:
-        raise ModelError(f"a dense V with k = {k} rows is too large; pass a BlockV (rm.vcalc) or a scipy sparse matrix")
+        raise ModelError(
+            f"a dense V with k = {k} rows is too large; pass a BlockV (rm.vcalc) or a scipy sparse matrix"
+        )
     return _components(sp.csr_matrix(arr), k)

@@ -92,7 +92,9 @@ def check_columns(frame: pd.DataFrame, columns: Iterable[str], *, what: str) -> 
 def check_choice(name: str, value, options: Sequence) -> None:
     """One error format for enumerated options (as seaborn's ``_check_argument``)."""
     if value not in options:
-        raise ValueError(f"value for `{name}` must be one of {list(options)}, but {value!r} was passed")
+        raise ValueError(
+            f"value for `{name}` must be one of {list(options)}, but {value!r} was passed"
+        )
 
 
 def new_axes(ax, figsize: tuple[float, float], *, layout: str | None = "constrained"):
@@ -156,8 +158,20 @@ def _overlaps(box, boxes, pad=1.0) -> bool:
     )
 
 
-def place_labels(ax, x, y, labels, *, fontsize=None, color="#222222", max_labels: int = 30,
-                 avoid=None, gid: str | None = None, max_chars: int = 32, settle: bool = True) -> list:
+def place_labels(
+    ax,
+    x,
+    y,
+    labels,
+    *,
+    fontsize=None,
+    color="#222222",
+    max_labels: int = 30,
+    avoid=None,
+    gid: str | None = None,
+    max_chars: int = 32,
+    settle: bool = True,
+) -> list:
     """Annotate points without letting the labels overlap each other.
 
     Tries eight offsets around each point (nearest first) and keeps the first
@@ -179,22 +193,50 @@ def place_labels(ax, x, y, labels, *, fontsize=None, color="#222222", max_labels
     if leg is not None:
         lb = leg.get_window_extent(renderer)
         boxes.append((lb.x0, lb.y0, lb.x1, lb.y1))
-    offsets = [(5, 4), (5, -4), (-5, 4), (-5, -4), (0, 9), (0, -9), (9, 0), (-9, 0),
-               (12, 10), (-12, -10), (12, -10), (-12, 10)]
+    offsets = [
+        (5, 4),
+        (5, -4),
+        (-5, 4),
+        (-5, -4),
+        (0, 9),
+        (0, -9),
+        (9, 0),
+        (-9, 0),
+        (12, 10),
+        (-12, -10),
+        (12, -10),
+        (-12, 10),
+    ]
     axbox = ax.get_window_extent(renderer)
     for xi, yi, lab in list(zip(x, y, labels))[:max_labels]:
-        if lab is None or (isinstance(lab, float) and np.isnan(lab)) or not np.isfinite([xi, yi]).all():
+        if (
+            lab is None
+            or (isinstance(lab, float) and np.isnan(lab))
+            or not np.isfinite([xi, yi]).all()
+        ):
             continue
         for dx, dy in offsets:
             ha = "left" if dx > 0 else "right" if dx < 0 else "center"
             va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
             t = ax.annotate(
-                ellipsize(str(lab), max_chars), (xi, yi), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
-                fontsize=fontsize, color=color, annotation_clip=False,
+                ellipsize(str(lab), max_chars),
+                (xi, yi),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontsize=fontsize,
+                color=color,
+                annotation_clip=False,
             )
             bb = t.get_window_extent(renderer)
             box = (bb.x0, bb.y0, bb.x1, bb.y1)
-            inside = bb.x0 >= axbox.x0 - 2 and bb.x1 <= axbox.x1 + 2 and bb.y0 >= axbox.y0 - 2 and bb.y1 <= axbox.y1 + 2
+            inside = (
+                bb.x0 >= axbox.x0 - 2
+                and bb.x1 <= axbox.x1 + 2
+                and bb.y0 >= axbox.y0 - 2
+                and bb.y1 <= axbox.y1 + 2
+            )
             if inside and not _overlaps(box, boxes):
                 boxes.append(box)
                 if gid:
@@ -248,9 +290,19 @@ def nice_log_ticks(lo: float, hi: float, *, max_ticks: int = 8) -> list[float]:
     return best
 
 
-def panel_axes(ax, *, nrows: int, ncols: int, figsize: tuple[float, float], height_ratios=None,
-               width_ratios=None, sharex: bool = False, sharey: bool = False, hgap: float = 0.45,
-               wgap: float = 0.75):
+def panel_axes(
+    ax,
+    *,
+    nrows: int,
+    ncols: int,
+    figsize: tuple[float, float],
+    height_ratios=None,
+    width_ratios=None,
+    sharex: bool = False,
+    sharey: bool = False,
+    hgap: float = 0.45,
+    wgap: float = 0.75,
+):
     """Axes for a multi-panel figure: ``(fig, axes (nrows, ncols), created)``.
 
     Without ``ax`` a constrained-layout figure of ``figsize`` is created.  With
@@ -262,8 +314,14 @@ def panel_axes(ax, *, nrows: int, ncols: int, figsize: tuple[float, float], heig
     wr = np.asarray(width_ratios if width_ratios is not None else [1] * ncols, float)
     if ax is None:
         fig = plt.figure(figsize=figsize, layout="constrained")
-        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey,
-                            gridspec_kw={"height_ratios": hr, "width_ratios": wr})
+        axes = fig.subplots(
+            nrows,
+            ncols,
+            squeeze=False,
+            sharex=sharex,
+            sharey=sharey,
+            gridspec_kw={"height_ratios": hr, "width_ratios": wr},
+        )
         return fig, axes, True
     fig = ax.figure
     ax.set_axis_off()

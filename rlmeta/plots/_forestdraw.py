@@ -95,12 +95,28 @@ def draw_forest_table(
 
     def build(ax_):
         table = ForestTable(
-            ax_, rows, columns, label_header=label_header, title=title, fontsize=fontsize,
-            max_label_chars=max_label_chars, xlabel=xlabel, logx=logx,
+            ax_,
+            rows,
+            columns,
+            label_header=label_header,
+            title=title,
+            fontsize=fontsize,
+            max_label_chars=max_label_chars,
+            xlabel=xlabel,
+            logx=logx,
             on_layout=lambda fs, rh: _on_layout(state, fs, rh),
         )
-        _draw_rows(ax_, rows, state, logx=logx, refline=refline, xlim=xlim, band=band,
-                   point_color=point_color, uniform_points=uniform_points)
+        _draw_rows(
+            ax_,
+            rows,
+            state,
+            logx=logx,
+            refline=refline,
+            xlim=xlim,
+            band=band,
+            point_color=point_color,
+            uniform_points=uniform_points,
+        )
         return table
 
     fig, table = new_table_figure(build, plot_width=plot_width, ax=ax)
@@ -148,14 +164,38 @@ def _draw_rows(ax, rows, state, *, logx, refline, xlim, band, point_color, unifo
     if band is not None:
         b_est, b_lo, b_hi = band
         if b_lo is not None and b_hi is not None and np.isfinite([b_lo, b_hi]).all():
-            ax.add_patch(Rectangle((b_lo, -0.5), b_hi - b_lo, y_end + 0.5, facecolor=COLORS["fill"], alpha=0.35, lw=0,
-                                   zorder=0, gid="forest-band"))
+            ax.add_patch(
+                Rectangle(
+                    (b_lo, -0.5),
+                    b_hi - b_lo,
+                    y_end + 0.5,
+                    facecolor=COLORS["fill"],
+                    alpha=0.35,
+                    lw=0,
+                    zorder=0,
+                    gid="forest-band",
+                )
+            )
         if b_est is not None and np.isfinite(b_est):
-            ax.plot([b_est, b_est], [-0.5, y_end], color=COLORS["pooled"], lw=1, ls=":", zorder=1,
-                    gid="forest-band-line")
+            ax.plot(
+                [b_est, b_est],
+                [-0.5, y_end],
+                color=COLORS["pooled"],
+                lw=1,
+                ls=":",
+                zorder=1,
+                gid="forest-band-line",
+            )
     if refline is not None and np.isfinite(refline):
-        ax.plot([refline, refline], [-0.5, y_end], color=COLORS["ref"], lw=0.9, ls="--", zorder=1,
-                gid="forest-refline")
+        ax.plot(
+            [refline, refline],
+            [-0.5, y_end],
+            color=COLORS["ref"],
+            lw=0.9,
+            ls="--",
+            zorder=1,
+            gid="forest-refline",
+        )
     # CIs, clipped at the limits with arrows where they run off
     row_colors = np.array([r.color or pc for r in rows], dtype=object)
     segs, seg_colors, arrows_l, arrows_r = [], [], [], []
@@ -172,10 +212,26 @@ def _draw_rows(ax, rows, state, *, logx, refline, xlim, band, point_color, unifo
     ax.add_collection(ci, autolim=False)
     for ys_, side, mk in ((arrows_l, x0, "<"), (arrows_r, x1, ">")):
         if ys_:
-            ax.scatter(np.full(len(ys_), side), ys_, marker=mk, s=12, color=pc, zorder=3, clip_on=False,
-                       gid="forest-ci-arrow")
-    pts = ax.scatter(est[ok], ys[ok], marker="s", s=20, c=list(row_colors[ok]), edgecolors="none", zorder=3,
-                     gid="forest-points")
+            ax.scatter(
+                np.full(len(ys_), side),
+                ys_,
+                marker=mk,
+                s=12,
+                color=pc,
+                zorder=3,
+                clip_on=False,
+                gid="forest-ci-arrow",
+            )
+    pts = ax.scatter(
+        est[ok],
+        ys[ok],
+        marker="s",
+        s=20,
+        c=list(row_colors[ok]),
+        edgecolors="none",
+        zorder=3,
+        gid="forest-points",
+    )
     state["points"] = pts
     state["ci"] = ci
     ww = w[ok]
@@ -186,16 +242,33 @@ def _draw_rows(ax, rows, state, *, logx, refline, xlim, band, point_color, unifo
         if r.kind in ("overall", "subgroup") and np.isfinite(r.est):
             color = COLORS["pooled"] if r.kind == "overall" else COLORS["subgroup"]
             poly = Polygon(
-                [(r.lo, y), (r.est, y - 0.36), (r.hi, y), (r.est, y + 0.36)], closed=True, facecolor=color,
-                edgecolor=COLORS["point"], lw=0.7, zorder=3,
+                [(r.lo, y), (r.est, y - 0.36), (r.hi, y), (r.est, y + 0.36)],
+                closed=True,
+                facecolor=color,
+                edgecolor=COLORS["point"],
+                lw=0.7,
+                zorder=3,
                 gid="forest-diamond" if r.kind == "overall" else "forest-diamond-subgroup",
             )
             ax.add_patch(poly)
             state["diamonds"].append(poly)
         elif r.kind == "pi" and np.isfinite(r.lo) and np.isfinite(r.hi):
-            ax.add_patch(Rectangle((r.lo, y - 0.13), r.hi - r.lo, 0.26, facecolor=COLORS["fill"], alpha=0.9,
-                                   edgecolor=COLORS["pi"], lw=0.9, zorder=2, gid="forest-pi"))
-            ax.plot([r.est], [y], marker="|", ms=6, color=COLORS["pi"], zorder=3, gid="forest-pi-centre")
+            ax.add_patch(
+                Rectangle(
+                    (r.lo, y - 0.13),
+                    r.hi - r.lo,
+                    0.26,
+                    facecolor=COLORS["fill"],
+                    alpha=0.9,
+                    edgecolor=COLORS["pi"],
+                    lw=0.9,
+                    zorder=2,
+                    gid="forest-pi",
+                )
+            )
+            ax.plot(
+                [r.est], [y], marker="|", ms=6, color=COLORS["pi"], zorder=3, gid="forest-pi-centre"
+            )
     ax.margins(y=0)
 
 

@@ -21,7 +21,12 @@ _UNITS = {"in": 1.0, "cm": 1 / 2.54, "mm": 1 / 25.4, "px": None}
 
 #: rcParams used while writing: SVG text stays text, PDF fonts are embedded
 #: (TrueType), no timestamps, stable ids.
-_WRITE_RC = {"svg.fonttype": "none", "pdf.fonttype": 42, "ps.fonttype": 42, "svg.hashsalt": "rlmeta"}
+_WRITE_RC = {
+    "svg.fonttype": "none",
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "svg.hashsalt": "rlmeta",
+}
 _NO_META = {
     "svg": {"Date": None, "Creator": None, "Format": None, "Type": None},
     "pdf": {"CreationDate": None, "Creator": "rlmeta", "Producer": None},
@@ -90,8 +95,18 @@ def _scale_text(fig, scale: float):
     return restore
 
 
-def save(fig, path, *, width: float | None = None, height: float | None = None, units: str = "in",
-         dpi: float = 300, format: str | None = None, transparent: bool = False, tight: bool = True) -> Path:
+def save(
+    fig,
+    path,
+    *,
+    width: float | None = None,
+    height: float | None = None,
+    units: str = "in",
+    dpi: float = 300,
+    format: str | None = None,
+    transparent: bool = False,
+    tight: bool = True,
+) -> Path:
     """Write a figure to SVG, PNG or PDF at a given size, atomically.
 
     Parameters
@@ -143,18 +158,40 @@ def save(fig, path, *, width: float | None = None, height: float | None = None, 
     path = Path(os.fspath(path))
     fmt = (format or path.suffix.lstrip(".")).lower()
     if fmt not in _FORMATS:
-        raise ValueError(f"value for `format` must be one of {sorted(_FORMATS)}, but {fmt!r} was passed")
+        raise ValueError(
+            f"value for `format` must be one of {sorted(_FORMATS)}, but {fmt!r} was passed"
+        )
     if units not in _UNITS:
-        raise ValueError(f"value for `units` must be one of {list(_UNITS)}, but {units!r} was passed")
+        raise ValueError(
+            f"value for `units` must be one of {list(_UNITS)}, but {units!r} was passed"
+        )
     sized = width is not None or height is not None
-    with mpl.rc_context(_WRITE_RC), _resized(fig, width, height, units, dpi), atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=dpi, transparent=transparent, metadata=_NO_META[fmt],
-                    bbox_inches="tight" if (tight and not sized) else None, pad_inches=0.08)
+    with (
+        mpl.rc_context(_WRITE_RC),
+        _resized(fig, width, height, units, dpi),
+        atomic_path(path) as tmp,
+    ):
+        fig.savefig(
+            tmp,
+            format=fmt,
+            dpi=dpi,
+            transparent=transparent,
+            metadata=_NO_META[fmt],
+            bbox_inches="tight" if (tight and not sized) else None,
+            pad_inches=0.08,
+        )
     return path
 
 
-def to_svg(fig, *, width: float | None = None, height: float | None = None, units: str = "in",
-           id_prefix: str | None = None, tight: bool = True) -> str:
+def to_svg(
+    fig,
+    *,
+    width: float | None = None,
+    height: float | None = None,
+    units: str = "in",
+    id_prefix: str | None = None,
+    tight: bool = True,
+) -> str:
     """The figure as inline SVG text (an ``<svg>`` element) for an HTML report.
 
     No XML declaration, DOCTYPE or metadata; text stays text (``svg.fonttype =
@@ -189,17 +226,29 @@ def to_svg(fig, *, width: float | None = None, height: float | None = None, unit
     buf = io.StringIO()
     sized = width is not None or height is not None
     with mpl.rc_context(_WRITE_RC), _resized(fig, width, height, units, 96):
-        fig.savefig(buf, format="svg", metadata=_NO_META["svg"], bbox_inches="tight" if (tight and not sized) else None,
-                    pad_inches=0.08)
+        fig.savefig(
+            buf,
+            format="svg",
+            metadata=_NO_META["svg"],
+            bbox_inches="tight" if (tight and not sized) else None,
+            pad_inches=0.08,
+        )
     text = buf.getvalue()
     start = text.find("<svg")
     text = text[start:] if start >= 0 else text
     # text stays text: make sure every font list ends in a generic family
-    text = re.sub(r"font-family:([^;\"]+)",
-                  lambda m: m.group(0) if "sans-serif" in m.group(1) else m.group(0) + ", sans-serif", text)
+    text = re.sub(
+        r"font-family:([^;\"]+)",
+        lambda m: m.group(0) if "sans-serif" in m.group(1) else m.group(0) + ", sans-serif",
+        text,
+    )
     prefix = id_prefix or "f" + hashlib.sha1(text.encode()).hexdigest()[:8] + "-"
     ids = set(re.findall(r'\bid="([^"]+)"', text))
     if ids:
-        pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r')(?=["\)])')
+        pattern = re.compile(
+            r'(\bid="|url\(#|href="#)('
+            + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+            + r')(?=["\)])'
+        )
         text = pattern.sub(lambda m: m.group(1) + prefix + m.group(2), text)
     return text.strip()

@@ -118,7 +118,11 @@ class ForestTable:
 
     # ------------------------------------------------------------------ texts
     def _cell_style(self, row: Row, col: Column) -> tuple[str, str]:
-        weight = "bold" if (row.bold and (col.key == "__label__" or row.kind in ("overall", "subgroup"))) else "normal"
+        weight = (
+            "bold"
+            if (row.bold and (col.key == "__label__" or row.kind in ("overall", "subgroup")))
+            else "normal"
+        )
         style = "italic" if row.italic else "normal"
         return weight, style
 
@@ -133,20 +137,47 @@ class ForestTable:
                 if not text:
                     continue
                 weight, style = self._cell_style(row, col)
-                t = ax.text(0, i, text, ha=col.align, va="center", fontweight=weight, fontstyle=style,
-                            clip_on=False, parse_math=False, gid=f"table-cell-{col.key}")
+                t = ax.text(
+                    0,
+                    i,
+                    text,
+                    ha=col.align,
+                    va="center",
+                    fontweight=weight,
+                    fontstyle=style,
+                    clip_on=False,
+                    parse_math=False,
+                    gid=f"table-cell-{col.key}",
+                )
                 self.cells.append((t, i, j, text))
         self.headers = []
         for j, col in enumerate(self.columns):
             if col.header:
-                t = ax.text(0, 1, col.header, ha=col.align, va="bottom", fontweight="bold", clip_on=False,
-                            parse_math=False, gid="table-header")
+                t = ax.text(
+                    0,
+                    1,
+                    col.header,
+                    ha=col.align,
+                    va="bottom",
+                    fontweight="bold",
+                    clip_on=False,
+                    parse_math=False,
+                    gid="table-header",
+                )
                 self.headers.append((t, j))
         self.title_text = None
         self.rule = None
         if self.title:
-            self.title_text = self.fig.text(0, 1, self.title, ha="left", va="top", fontweight="bold",
-                                            parse_math=False, gid="table-title")
+            self.title_text = self.fig.text(
+                0,
+                1,
+                self.title,
+                ha="left",
+                va="top",
+                fontweight="bold",
+                parse_math=False,
+                gid="table-title",
+            )
 
     def _width(self, s: str, weight: str = "normal", style: str = "normal") -> float:
         """Width of ``s`` in inches at a 10 pt font (scale linearly to other sizes)."""
@@ -161,7 +192,7 @@ class ForestTable:
 
     def _label_text(self, full: str, row: Row, chars: int | None) -> str:
         pad = "  " * row.indent
-        body = full[len(pad):] if row.indent else full
+        body = full[len(pad) :] if row.indent else full
         return pad + ellipsize(body, chars)
 
     def _column_widths(self, fs: float, chars: int | None) -> list[float]:
@@ -177,7 +208,9 @@ class ForestTable:
         for _t, j in self.headers:
             widths[j] = max(widths[j], self._width(self.columns[j].header, "bold") * scale)
         gap = self.GAP * fs / 72
-        return [0.0 if j in self.hidden else (w + gap if w > 0 else 0.0) for j, w in enumerate(widths)]
+        return [
+            0.0 if j in self.hidden else (w + gap if w > 0 else 0.0) for j, w in enumerate(widths)
+        ]
 
     def _droppable(self) -> list[int]:
         """Columns that may be hidden when space is short: left annotations (right to
@@ -230,7 +263,10 @@ class ForestTable:
             if plot_w >= min_plot:
                 break
             label_w = widths[0]
-            longest = max((len(f) for _, i, j, f in self.cells if j == 0 and self.rows[i].kind != "note"), default=0)
+            longest = max(
+                (len(f) for _, i, j, f in self.cells if j == 0 and self.rows[i].kind != "note"),
+                default=0,
+            )
             cur = min(chars or longest, longest)
             # clip long labels first, then shrink the font a little, then hide optional
             # columns, then clip harder, then shrink to the minimum
@@ -267,13 +303,25 @@ class ForestTable:
         pos = -left_total
         for j, col in enumerate(self.columns[:n_left]):
             w = widths[j]
-            off = pos if col.align == "left" else pos + w - gap if col.align == "right" else pos + (w - gap) / 2
+            off = (
+                pos
+                if col.align == "left"
+                else pos + w - gap
+                if col.align == "right"
+                else pos + (w - gap) / 2
+            )
             anchors.append((0.0, off))
             pos += w
         pos = gap
         for j in range(n_left, len(self.columns)):
             col, w = self.columns[j], widths[j]
-            off = pos if col.align == "left" else pos + w - gap if col.align == "right" else pos + (w - gap) / 2
+            off = (
+                pos
+                if col.align == "left"
+                else pos + w - gap
+                if col.align == "right"
+                else pos + (w - gap) / 2
+            )
             anchors.append((1.0, off))
             pos += w
         ytrans = ax.get_yaxis_transform()
@@ -305,8 +353,14 @@ class ForestTable:
             if self.rule is None:
                 from matplotlib.lines import Line2D
 
-                self.rule = Line2D([x_a, x_b], [rule_y, rule_y], transform=fig.transFigure, color="#444444",
-                                   lw=0.6, gid="table-rule")
+                self.rule = Line2D(
+                    [x_a, x_b],
+                    [rule_y, rule_y],
+                    transform=fig.transFigure,
+                    color="#444444",
+                    lw=0.6,
+                    gid="table-rule",
+                )
                 fig.add_artist(self.rule)
             self.rule.set_data([x_a, x_b], [rule_y, rule_y])
         if self.title_text is not None:
@@ -345,7 +399,9 @@ class ForestTable:
                 ticks = ticks[::2]
             ax.xaxis.set_major_locator(FixedLocator(ticks))
             ax.xaxis.set_minor_locator(FixedLocator([]))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", "\u2212")))
+            ax.xaxis.set_major_formatter(
+                FuncFormatter(lambda v, _: f"{v:g}".replace("-", "\u2212"))
+            )
         else:
             ax.xaxis.set_major_locator(MaxNLocator(nbins=min(room, 8), steps=[1, 2, 2.5, 5, 10]))
 

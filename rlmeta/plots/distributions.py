@@ -92,25 +92,50 @@ def boxplot(
     else:
         order = [str(o) for o in order]
     n = df[by].value_counts()
-    names = {c: ellipsize(c, max_label_chars) + (f" (n = {int(n.get(c, 0))})" if counts else "") for c in order}
+    names = {
+        c: ellipsize(c, max_label_chars) + (f" (n = {int(n.get(c, 0))})" if counts else "")
+        for c in order
+    }
     df["_cat"] = df[by].map(names)
     cats = [names[c] for c in order]
     fig, ax, created = new_axes(ax, (6.2 + (1.4 if hue else 0.0), 0.45 * len(cats) + 1.4))
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # seaborn 0.13 passes `vert` to Matplotlib 3.11
+        warnings.simplefilter(
+            "ignore", DeprecationWarning
+        )  # seaborn 0.13 passes `vert` to Matplotlib 3.11
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        sns.boxplot(data=df, x=y, y="_cat", order=cats, orient="h", ax=ax, showfliers=False, width=0.6,
-                    color="#e8eef5", linecolor="#4a4a4a", linewidth=1.0)
+        sns.boxplot(
+            data=df,
+            x=y,
+            y="_cat",
+            order=cats,
+            orient="h",
+            ax=ax,
+            showfliers=False,
+            width=0.6,
+            color="#e8eef5",
+            linecolor="#4a4a4a",
+            linewidth=1.0,
+        )
     for patch in ax.patches:
         patch.set_gid("boxplot-box")
     kind = points
     if kind == "auto":
         kind = "swarm" if n.max() <= 25 else "strip"
     if kind != "none":
-        kw = {"data": df, "x": y, "y": "_cat", "order": cats, "orient": "h", "ax": ax, "size": 4 if len(df) < 300 else 2.5,
-              "alpha": 0.85, "zorder": 3}
+        kw = {
+            "data": df,
+            "x": y,
+            "y": "_cat",
+            "order": cats,
+            "orient": "h",
+            "ax": ax,
+            "size": 4 if len(df) < 300 else 2.5,
+            "alpha": 0.85,
+            "zorder": 3,
+        }
         if hue:
             hues = sorted(df[hue].astype(str).unique())
             df[hue] = df[hue].astype(str)
@@ -119,7 +144,9 @@ def boxplot(
             kw.update(color=COLORS["pooled"])
         if kind == "swarm":
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "points cannot be placed" on dense boxes
+                warnings.simplefilter(
+                    "ignore", UserWarning
+                )  # "points cannot be placed" on dense boxes
                 sns.swarmplot(**kw)
         else:
             sns.stripplot(jitter=0.22, **kw)

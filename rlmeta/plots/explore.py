@@ -45,7 +45,9 @@ def _pc_names(frame: pd.DataFrame | None, n: int) -> list[str]:
 
 
 @themed
-def pca_scree(pca, *, max_components: int = 20, cumulative: bool = True, title: str | None = None, ax=None):
+def pca_scree(
+    pca, *, max_components: int = 20, cumulative: bool = True, title: str | None = None, ax=None
+):
     """Scree plot: variance explained by each principal component (bars) and cumulatively (line).
 
     Parameters
@@ -78,19 +80,35 @@ def pca_scree(pca, *, max_components: int = 20, cumulative: bool = True, title: 
     n = len(evr)
     names = _pc_names(scores if isinstance(scores, pd.DataFrame) else loadings, n)[:n]
     fig, ax, created = new_axes(ax, (max(4.2, 0.45 * n + 2.4), 3.8))
-    bars = ax.bar(np.arange(n), evr, color=COLORS["pooled"], alpha=0.85, width=0.7, label="per component")
+    bars = ax.bar(
+        np.arange(n), evr, color=COLORS["pooled"], alpha=0.85, width=0.7, label="per component"
+    )
     for b in bars:
         b.set_gid("scree-bar")
     if n <= 12:
         for i, v in enumerate(evr):
-            ax.text(i, v, f"{v:.0f}%", ha="center", va="bottom", fontsize="x-small", gid="scree-value")
+            ax.text(
+                i, v, f"{v:.0f}%", ha="center", va="bottom", fontsize="x-small", gid="scree-value"
+            )
     if cumulative:
-        ax.plot(np.arange(n), np.cumsum(evr), color=COLORS["highlight"], marker="o", ms=4, lw=1.4,
-                label="cumulative", gid="scree-cumulative")
+        ax.plot(
+            np.arange(n),
+            np.cumsum(evr),
+            color=COLORS["highlight"],
+            marker="o",
+            ms=4,
+            lw=1.4,
+            label="cumulative",
+            gid="scree-cumulative",
+        )
     ax.set_ylim(0, 105)
     ax.set_xticks(np.arange(n))
-    ax.set_xticklabels(names, rotation=0 if n <= 10 else 45, ha="center" if n <= 10 else "right",
-                       rotation_mode="anchor")
+    ax.set_xticklabels(
+        names,
+        rotation=0 if n <= 10 else 45,
+        ha="center" if n <= 10 else "right",
+        rotation_mode="anchor",
+    )
     ax.set_ylabel("Variance explained (%)")
     ax.legend(loc="center right", fontsize="small")
     if title:
@@ -163,7 +181,9 @@ def pca_biplot(
     if not isinstance(scores, pd.DataFrame):
         if scores is None:
             raise DataError("pca_biplot needs `scores` (rows × PCs)")
-        scores = pd.DataFrame(np.asarray(scores, float), columns=[f"PC{i + 1}" for i in range(np.shape(scores)[1])])
+        scores = pd.DataFrame(
+            np.asarray(scores, float), columns=[f"PC{i + 1}" for i in range(np.shape(scores)[1])]
+        )
     names = [str(c) for c in scores.columns]
     i, j = (_pc_index(names, p) for p in pcs)
     sx, sy = scores.iloc[:, i].to_numpy(float), scores.iloc[:, j].to_numpy(float)
@@ -173,13 +193,35 @@ def pca_biplot(
         cats = sorted(set(h))
         for c, col in zip(cats, palette(len(cats))):
             m = h == c
-            ax.scatter(sx[m], sy[m], s=22, color=col, alpha=0.75, edgecolors="white", linewidths=0.4, label=c,
-                       gid="biplot-points")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small",
-                  title=getattr(hue, "name", None))
+            ax.scatter(
+                sx[m],
+                sy[m],
+                s=22,
+                color=col,
+                alpha=0.75,
+                edgecolors="white",
+                linewidths=0.4,
+                label=c,
+                gid="biplot-points",
+            )
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+            borderaxespad=0,
+            fontsize="small",
+            title=getattr(hue, "name", None),
+        )
     else:
-        ax.scatter(sx, sy, s=22, color=COLORS["pooled"], alpha=0.7, edgecolors="white", linewidths=0.4,
-                   gid="biplot-points")
+        ax.scatter(
+            sx,
+            sy,
+            s=22,
+            color=COLORS["pooled"],
+            alpha=0.7,
+            edgecolors="white",
+            linewidths=0.4,
+            gid="biplot-points",
+        )
     ax.axhline(0, color="#cccccc", lw=0.6, zorder=0)
     ax.axvline(0, color="#cccccc", lw=0.6, zorder=0)
     if isinstance(loadings, pd.DataFrame) and n_loadings:
@@ -188,18 +230,43 @@ def pca_biplot(
         top = np.argsort(-length)[:n_loadings]
         scale = 0.8 * max(np.abs(sx).max(), np.abs(sy).max()) / (length[top].max() or 1)
         for k in top:
-            ax.annotate("", xy=(lx[k] * scale, ly[k] * scale), xytext=(0, 0),
-                        arrowprops={"arrowstyle": "-|>", "color": COLORS["highlight"], "lw": 1.1,
-                                    "shrinkA": 0, "shrinkB": 0}, gid="biplot-arrow")
+            ax.annotate(
+                "",
+                xy=(lx[k] * scale, ly[k] * scale),
+                xytext=(0, 0),
+                arrowprops={
+                    "arrowstyle": "-|>",
+                    "color": COLORS["highlight"],
+                    "lw": 1.1,
+                    "shrinkA": 0,
+                    "shrinkB": 0,
+                },
+                gid="biplot-arrow",
+            )
         ax.set_xlim(*_sym_lim(np.r_[sx, lx[top] * scale]))
         ax.set_ylim(*_sym_lim(np.r_[sy, ly[top] * scale]))
-        place_labels(ax, lx[top] * scale, ly[top] * scale, [str(loadings.index[k]) for k in top],
-                     fontsize="x-small", color=COLORS["highlight"], max_chars=max_label_chars, gid="biplot-loading")
+        place_labels(
+            ax,
+            lx[top] * scale,
+            ly[top] * scale,
+            [str(loadings.index[k]) for k in top],
+            fontsize="x-small",
+            color=COLORS["highlight"],
+            max_chars=max_label_chars,
+            gid="biplot-loading",
+        )
     if labels is not None:
         labs = [str(v) for v in labels]
         far = np.argsort(-np.hypot(sx, sy))[:10]
-        place_labels(ax, sx[far], sy[far], [labs[k] for k in far], fontsize="xx-small", max_chars=max_label_chars,
-                     gid="biplot-label")
+        place_labels(
+            ax,
+            sx[far],
+            sy[far],
+            [labs[k] for k in far],
+            fontsize="xx-small",
+            max_chars=max_label_chars,
+            gid="biplot-label",
+        )
     ax.set_xlabel(f"{names[i]} ({100 * evr[i]:.1f}%)" if i < len(evr) else names[i])
     ax.set_ylabel(f"{names[j]} ({100 * evr[j]:.1f}%)" if j < len(evr) else names[j])
     if title:
@@ -267,19 +334,30 @@ def dendrogram(
 
     Z = np.asarray(linkage, float)
     if Z.ndim != 2 or Z.shape[1] != 4:
-        raise DataError(f"dendrogram: expected a scipy linkage matrix (n-1, 4), got shape {Z.shape}")
+        raise DataError(
+            f"dendrogram: expected a scipy linkage matrix (n-1, 4), got shape {Z.shape}"
+        )
     n = Z.shape[0] + 1
     labs = None if labels is None else [ellipsize(str(s), max_label_chars) for s in labels]
     if labs is not None and len(labs) != n:
         raise DataError(f"dendrogram: {len(labs)} labels for {n} leaves")
     shown = min(n, max_leaves)
     vertical_leaves = orientation in ("left", "right")
-    size = (6.4, min(0.2 * shown + 1.2, 40)) if vertical_leaves else (min(0.22 * shown + 2.0, 40), 4.6)
+    size = (
+        (6.4, min(0.2 * shown + 1.2, 40)) if vertical_leaves else (min(0.22 * shown + 2.0, 40), 4.6)
+    )
     fig, ax, created = new_axes(ax, size)
     kw = {"truncate_mode": "lastp", "p": max_leaves} if n > max_leaves else {}
     threshold = 0.7 * Z[:, 2].max() if color_threshold is None else color_threshold
-    out = hierarchy.dendrogram(Z, labels=labs, orientation=orientation, ax=ax,
-                               link_color_func=_link_colors(Z, threshold), leaf_font_size=None, **kw)
+    out = hierarchy.dendrogram(
+        Z,
+        labels=labs,
+        orientation=orientation,
+        ax=ax,
+        link_color_func=_link_colors(Z, threshold),
+        leaf_font_size=None,
+        **kw,
+    )
     fs = float(np.clip(260 / max(shown, 1), 5, 10))
     ax.tick_params(axis="y" if vertical_leaves else "x", labelsize=fs, length=0)
     for coll in ax.collections:
@@ -389,13 +467,39 @@ def cluster_scatter(
     handles = []
     for c, col in zip(cats, palette(len(cats))):
         m = lab == c
-        ax.scatter(x[m], y[m], s=24, color=col, alpha=0.75, edgecolors="white", linewidths=0.4, gid="cluster-points")
+        ax.scatter(
+            x[m],
+            y[m],
+            s=24,
+            color=col,
+            alpha=0.75,
+            edgecolors="white",
+            linewidths=0.4,
+            gid="cluster-points",
+        )
         if centroids:
-            ax.scatter([x[m].mean()], [y[m].mean()], s=110, marker="X", color=col, edgecolors="black",
-                       linewidths=0.8, zorder=4, gid="cluster-centroid")
-        handles.append(Line2D([], [], ls="", marker="o", color=col, label=f"{c} (n = {int(m.sum())})"))
-    ax.legend(handles=handles, title="cluster", loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
-              fontsize="small")
+            ax.scatter(
+                [x[m].mean()],
+                [y[m].mean()],
+                s=110,
+                marker="X",
+                color=col,
+                edgecolors="black",
+                linewidths=0.8,
+                zorder=4,
+                gid="cluster-centroid",
+            )
+        handles.append(
+            Line2D([], [], ls="", marker="o", color=col, label=f"{c} (n = {int(m.sum())})")
+        )
+    ax.legend(
+        handles=handles,
+        title="cluster",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        borderaxespad=0,
+        fontsize="small",
+    )
     ax.set_xlabel(xlabel or names[i])
     ax.set_ylabel(ylabel or names[j])
     if title:

@@ -114,9 +114,20 @@ def _pooled_from(res, label: str, kind: str, weight: float, n: float) -> _Pooled
             pi = (float(p[0]), float(p[1]))
     i2 = getattr(res, "i2", np.nan)
     tau2 = getattr(res, "tau2", np.nan)
-    return _Pooled(label, float(tab["estimate"]), float(tab["ci_low"]), float(tab["ci_high"]), pi, int(res.k),
-                   weight, n, _het_note(res), kind, float(i2) if i2 is not None else np.nan,
-                   float(tau2) if tau2 is not None else np.nan)
+    return _Pooled(
+        label,
+        float(tab["estimate"]),
+        float(tab["ci_low"]),
+        float(tab["ci_high"]),
+        pi,
+        int(res.k),
+        weight,
+        n,
+        _het_note(res),
+        kind,
+        float(i2) if i2 is not None else np.nan,
+        float(tau2) if tau2 is not None else np.nan,
+    )
 
 
 def _studies_from_result(res, level: float, label) -> pd.DataFrame:
@@ -124,7 +135,11 @@ def _studies_from_result(res, level: float, label) -> pd.DataFrame:
     sei = np.sqrt(np.asarray(res.vi, float))
     crit = stats.norm.ppf(0.5 + level / 2)
     data = getattr(res, "data", None)
-    data = data.reset_index(drop=True) if isinstance(data, pd.DataFrame) and len(data) == len(yi) else None
+    data = (
+        data.reset_index(drop=True)
+        if isinstance(data, pd.DataFrame) and len(data) == len(yi)
+        else None
+    )
     if label is None:
         labels = list(getattr(res, "labels", None) or [f"{i + 1}" for i in range(len(yi))])
     elif isinstance(label, str):
@@ -134,8 +149,16 @@ def _studies_from_result(res, level: float, label) -> pd.DataFrame:
     else:
         labels = [str(v) for v in label]
     out = pd.DataFrame(
-        {"_label": labels, "_est": yi, "_lo": yi - crit * sei, "_hi": yi + crit * sei,
-         "_weight": _model_weights(res), "_n": _n_values(data, len(yi)), "_se": sei, "_vi": res.vi}
+        {
+            "_label": labels,
+            "_est": yi,
+            "_lo": yi - crit * sei,
+            "_hi": yi + crit * sei,
+            "_weight": _model_weights(res),
+            "_n": _n_values(data, len(yi)),
+            "_se": sei,
+            "_vi": res.vi,
+        }
     )
     if data is not None:
         extra = data.drop(columns=[c for c in data.columns if c in out.columns])
@@ -144,7 +167,11 @@ def _studies_from_result(res, level: float, label) -> pd.DataFrame:
 
 
 def _is_subgroup_result(obj) -> bool:
-    return hasattr(obj, "groups") and isinstance(getattr(obj, "groups", None), Mapping) and hasattr(obj, "tests")
+    return (
+        hasattr(obj, "groups")
+        and isinstance(getattr(obj, "groups", None), Mapping)
+        and hasattr(obj, "tests")
+    )
 
 
 # ---------------------------------------------------------------------- annotation columns
@@ -191,7 +218,9 @@ def _fmt_cell(v) -> str:
     return str(v)
 
 
-def _study_cells(r: pd.Series, cols: list[Column], digits: int, tf_est, tf_lo, tf_hi) -> dict[str, str]:
+def _study_cells(
+    r: pd.Series, cols: list[Column], digits: int, tf_est, tf_lo, tf_hi
+) -> dict[str, str]:
     out = {}
     for c in cols:
         k = c.key
@@ -210,7 +239,11 @@ def _study_cells(r: pd.Series, cols: list[Column], digits: int, tf_est, tf_lo, t
             out[k] = _fmt_cell(r.get("_n", np.nan))
         elif k in ("k", "i2", "tau2"):
             v = r.get(k, np.nan)
-            out[k] = (f"{v:.1f}%" if k == "i2" else f"{v:#.3g}" if k == "tau2" else _fmt_cell(v)) if pd.notna(v) else ""
+            out[k] = (
+                (f"{v:.1f}%" if k == "i2" else f"{v:#.3g}" if k == "tau2" else _fmt_cell(v))
+                if pd.notna(v)
+                else ""
+            )
         else:
             out[k] = _fmt_cell(r.get(k))
     return out
@@ -242,25 +275,55 @@ def _pooled_cells(p: _Pooled, cols: list[Column], digits: int, transform) -> dic
 def _sorted(frame: pd.DataFrame, sort_by, ascending: bool) -> pd.DataFrame:
     if sort_by is None:
         return frame
-    key = {"estimate": "_est", "weight": "_weight", "precision": "_se", "label": "_label", "n": "_n"}.get(sort_by, sort_by)
+    key = {
+        "estimate": "_est",
+        "weight": "_weight",
+        "precision": "_se",
+        "label": "_label",
+        "n": "_n",
+    }.get(sort_by, sort_by)
     if callable(sort_by):
         order = np.argsort(np.asarray(sort_by(frame)), kind="stable")
         return frame.iloc[order if ascending else order[::-1]]
     if key not in frame.columns:
-        raise DataError(f"forest: cannot sort by {sort_by!r}; use estimate, weight, precision, label, n or a data column")
+        raise DataError(
+            f"forest: cannot sort by {sort_by!r}; use estimate, weight, precision, label, n or a data column"
+        )
     return frame.sort_values(key, ascending=ascending, kind="stable", na_position="last")
 
 
 def _pooled_rows(p: _Pooled, cols, digits, transform, pi: bool, indent: int = 0) -> list[Row]:
     e, lo, hi = apply_transform(transform, [p.est], [p.lo], [p.hi])
-    rows = [Row(p.kind, p.label, e[0], lo[0], hi[0], cells=_pooled_cells(p, cols, digits, transform), bold=True,
-                indent=indent)]
+    rows = [
+        Row(
+            p.kind,
+            p.label,
+            e[0],
+            lo[0],
+            hi[0],
+            cells=_pooled_cells(p, cols, digits, transform),
+            bold=True,
+            indent=indent,
+        )
+    ]
     if pi and p.pi is not None:
         pe, pl, ph = apply_transform(transform, [p.est], [p.pi[0]], [p.pi[1]])
-        cell = {"estimate [CI]": f"[{fmt_num(pl[0], digits)}, {fmt_num(ph[0], digits)}]",
-                "ci": f"[{fmt_num(pl[0], digits)}, {fmt_num(ph[0], digits)}]"}
-        rows.append(Row("pi", "Prediction interval", pe[0], pl[0], ph[0],
-                        cells={c.key: cell[c.key] for c in cols if c.key in cell}, italic=True, indent=indent))
+        cell = {
+            "estimate [CI]": f"[{fmt_num(pl[0], digits)}, {fmt_num(ph[0], digits)}]",
+            "ci": f"[{fmt_num(pl[0], digits)}, {fmt_num(ph[0], digits)}]",
+        }
+        rows.append(
+            Row(
+                "pi",
+                "Prediction interval",
+                pe[0],
+                pl[0],
+                ph[0],
+                cells={c.key: cell[c.key] for c in cols if c.key in cell},
+                italic=True,
+                indent=indent,
+            )
+        )
     return rows
 
 
@@ -268,9 +331,19 @@ def _study_rows(frame: pd.DataFrame, cols, digits, transform, indent: int = 0) -
     e, lo, hi = apply_transform(transform, frame["_est"], frame["_lo"], frame["_hi"])
     rows = []
     for i, (_, r) in enumerate(frame.iterrows()):
-        rows.append(Row("study", str(r["_label"]), e[i], lo[i], hi[i], weight=float(r.get("_weight", np.nan)),
-                        cells=_study_cells(r, cols, digits, e[i], lo[i], hi[i]), indent=indent,
-                        group=r.get("_group")))
+        rows.append(
+            Row(
+                "study",
+                str(r["_label"]),
+                e[i],
+                lo[i],
+                hi[i],
+                weight=float(r.get("_weight", np.nan)),
+                cells=_study_cells(r, cols, digits, e[i], lo[i], hi[i]),
+                indent=indent,
+                group=r.get("_group"),
+            )
+        )
     return rows
 
 
@@ -412,12 +485,19 @@ def forest(
             measure = measure or getattr(g, "measure", None)
             fr = _studies_from_result(g, lvl, label)
             fr["_group"] = name
-            pooled = _pooled_from(g, f"Subtotal ({'I² = ' + format(g.i2, '.0f') + '%, ' if g.k > 1 else ''}k = {g.k})",
-                                  "subgroup", 100.0, float(np.nansum(fr["_n"])))
+            pooled = _pooled_from(
+                g,
+                f"Subtotal ({'I² = ' + format(g.i2, '.0f') + '%, ' if g.k > 1 else ''}k = {g.k})",
+                "subgroup",
+                100.0,
+                float(np.nansum(fr["_n"])),
+            )
             blocks.append((str(name), fr, pooled))
         try:
             t = data.tests().iloc[0]
-            notes.append(f"Test for subgroup differences: Q = {t['stat']:.2f}, df = {int(t['df'])}, p {fmt_p(t['pval'])}")
+            notes.append(
+                f"Test for subgroup differences: Q = {t['stat']:.2f}, df = {int(t['df'])}, p {fmt_p(t['pval'])}"
+            )
         except (AttributeError, IndexError, KeyError):
             pass
         studies = pd.concat([b[1] for b in blocks], ignore_index=True)
@@ -426,7 +506,9 @@ def forest(
         default_annot = ["n", "weight", "estimate [CI]"]
     else:
         res = None
-        if isinstance(data, pd.DataFrame) or (hasattr(data, "to_frame") and not hasattr(data, "yi")):
+        if isinstance(data, pd.DataFrame) or (
+            hasattr(data, "to_frame") and not hasattr(data, "yi")
+        ):
             frame = as_frame(data, what="forest")
             if {"estimate", "ci_low", "ci_high"} <= set(frame.columns):
                 studies, uniform, default_annot = _plain_frame(frame, label)
@@ -435,9 +517,13 @@ def forest(
             elif "yi" in frame.columns and ("vi" in frame.columns or "sei" in frame.columns):
                 from ..meta import meta_analysis
 
-                res = meta_analysis(frame, "yi", "vi" if "vi" in frame.columns else None,
-                                    sei="sei" if "vi" not in frame.columns else None,
-                                    slab=label if isinstance(label, str) else None)
+                res = meta_analysis(
+                    frame,
+                    "yi",
+                    "vi" if "vi" in frame.columns else None,
+                    sei="sei" if "vi" not in frame.columns else None,
+                    slab=label if isinstance(label, str) else None,
+                )
                 label = None if isinstance(label, str) else label
             else:
                 raise DataError(
@@ -450,7 +536,9 @@ def forest(
             measure = getattr(res, "measure", None)
             lvl = level or getattr(res, "level", 0.95)
             studies = _studies_from_result(res, lvl, label)
-            overall = _pooled_from(res, _model_name(res), "overall", 100.0, float(np.nansum(studies["_n"])))
+            overall = _pooled_from(
+                res, _model_name(res), "overall", 100.0, float(np.nansum(studies["_n"]))
+            )
             if heterogeneity:
                 note = _het_note(res)
                 if note:
@@ -467,7 +555,11 @@ def forest(
                 if res is not None and len(fr) >= 1:
                     pooled = _subgroup_pooled(res, fr, name)
                 blocks.append((str(name), fr, pooled))
-    lvl = level or (getattr(data, "level", None) if not isinstance(data, pd.DataFrame) else None) or 0.95
+    lvl = (
+        level
+        or (getattr(data, "level", None) if not isinstance(data, pd.DataFrame) else None)
+        or 0.95
+    )
     if _is_subgroup_result(data):
         lvl = level or next(iter(data.groups.values())).level
     if studies is None or len(studies) == 0:
@@ -489,7 +581,9 @@ def forest(
     if blocks:
         for name, fr, pooled in blocks:
             rows.append(Row("header", name, bold=True))
-            rows.extend(_study_rows(_sorted(fr, sort_by, ascending), cols, digits, transform, indent=1))
+            rows.extend(
+                _study_rows(_sorted(fr, sort_by, ascending), cols, digits, transform, indent=1)
+            )
             if pooled is not None:
                 rows.extend(_pooled_rows(pooled, cols, digits, transform, pi == "all", indent=1))
             rows.append(Row("blank"))
@@ -513,15 +607,28 @@ def forest(
     if hdr_label is None:
         hdr_label = label if isinstance(label, str) else "Study"
     return draw_forest_table(
-        rows, cols, ax=ax, logx=logx, refline=ref, xlim=xlim, xlabel=xlabel, title=title, label_header=hdr_label,
-        max_label_chars=max_label_chars, fontsize=fontsize, plot_width=plot_width, uniform_points=uniform,
+        rows,
+        cols,
+        ax=ax,
+        logx=logx,
+        refline=ref,
+        xlim=xlim,
+        xlabel=xlabel,
+        title=title,
+        label_header=hdr_label,
+        max_label_chars=max_label_chars,
+        fontsize=fontsize,
+        plot_width=plot_width,
+        uniform_points=uniform,
     )
 
 
 def _plain_frame(frame: pd.DataFrame, label) -> tuple[pd.DataFrame, bool, list[str]]:
     cumulative = {"order_value", "k"} <= set(frame.columns)
     if label is None:
-        label = next((c for c in ("label", "left_out", "study", "name") if c in frame.columns), None)
+        label = next(
+            (c for c in ("label", "left_out", "study", "name") if c in frame.columns), None
+        )
     if isinstance(label, str):
         if label not in frame.columns:
             raise DataError(f"forest: label column {label!r} not in the frame")
@@ -530,19 +637,33 @@ def _plain_frame(frame: pd.DataFrame, label) -> tuple[pd.DataFrame, bool, list[s
         labels = np.array([str(i + 1) for i in range(len(frame))])
     else:
         labels = np.asarray([str(v) for v in label])
-    out = pd.DataFrame({
-        "_label": labels,
-        "_est": pd.to_numeric(frame["estimate"], errors="coerce").to_numpy(float),
-        "_lo": pd.to_numeric(frame["ci_low"], errors="coerce").to_numpy(float),
-        "_hi": pd.to_numeric(frame["ci_high"], errors="coerce").to_numpy(float),
-        "_weight": pd.to_numeric(frame["weight"], errors="coerce").to_numpy(float) if "weight" in frame.columns else np.nan,
-        "_n": pd.to_numeric(frame["n"], errors="coerce").to_numpy(float) if "n" in frame.columns else np.nan,
-        "_se": pd.to_numeric(frame["se"], errors="coerce").to_numpy(float) if "se" in frame.columns else np.nan,
-    })
+    out = pd.DataFrame(
+        {
+            "_label": labels,
+            "_est": pd.to_numeric(frame["estimate"], errors="coerce").to_numpy(float),
+            "_lo": pd.to_numeric(frame["ci_low"], errors="coerce").to_numpy(float),
+            "_hi": pd.to_numeric(frame["ci_high"], errors="coerce").to_numpy(float),
+            "_weight": pd.to_numeric(frame["weight"], errors="coerce").to_numpy(float)
+            if "weight" in frame.columns
+            else np.nan,
+            "_n": pd.to_numeric(frame["n"], errors="coerce").to_numpy(float)
+            if "n" in frame.columns
+            else np.nan,
+            "_se": pd.to_numeric(frame["se"], errors="coerce").to_numpy(float)
+            if "se" in frame.columns
+            else np.nan,
+        }
+    )
     extra = frame.reset_index(drop=True)
-    out = pd.concat([out, extra.drop(columns=[c for c in extra.columns if c in out.columns])], axis=1)
+    out = pd.concat(
+        [out, extra.drop(columns=[c for c in extra.columns if c in out.columns])], axis=1
+    )
     if cumulative:
-        return out, True, ["k", "estimate [CI]", "i2"] if "i2" in frame.columns else ["k", "estimate [CI]"]
+        return (
+            out,
+            True,
+            ["k", "estimate [CI]", "i2"] if "i2" in frame.columns else ["k", "estimate [CI]"],
+        )
     annot = ["weight", "estimate [CI]"] if "weight" in frame.columns else ["estimate [CI]"]
     return out, "weight" not in frame.columns, annot
 
@@ -559,10 +680,21 @@ def _subgroup_pooled(res, fr: pd.DataFrame, name: str) -> _Pooled | None:
     elif isinstance(getattr(res, "random", None), str):
         method = "REML"
     try:
-        g = meta_analysis(sub, "yi", "vi", method=method, test=getattr(res, "test", "z"),
-                          level=getattr(res, "level", 0.95))
+        g = meta_analysis(
+            sub,
+            "yi",
+            "vi",
+            method=method,
+            test=getattr(res, "test", "z"),
+            level=getattr(res, "level", 0.95),
+        )
     except ModelError:
         return None
     i2 = f"I² = {g.i2:.0f}%, " if g.k > 1 else ""
-    return _pooled_from(g, f"Subtotal ({i2}k = {g.k})", "subgroup", float(np.nansum(fr["_weight"])),
-                        float(np.nansum(fr["_n"])))
+    return _pooled_from(
+        g,
+        f"Subtotal ({i2}k = {g.k})",
+        "subgroup",
+        float(np.nansum(fr["_weight"])),
+        float(np.nansum(fr["_n"])),
+    )

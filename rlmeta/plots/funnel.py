@@ -40,10 +40,16 @@ def _effects(obj, *, what: str) -> _Effects:
             raise DataError(f"{what}: the frame needs `vi` or `sei` next to `yi`")
         from ..meta import meta_analysis
 
-        obj = meta_analysis(obj, "yi", "vi" if "vi" in obj.columns else None,
-                            sei=None if "vi" in obj.columns else "sei")
+        obj = meta_analysis(
+            obj,
+            "yi",
+            "vi" if "vi" in obj.columns else None,
+            sei=None if "vi" in obj.columns else "sei",
+        )
     if not hasattr(obj, "yi") or not hasattr(obj, "vi"):
-        raise DataError(f"{what}: expected a meta-analysis result or an effects frame, got {type(obj).__name__}")
+        raise DataError(
+            f"{what}: expected a meta-analysis result or an effects frame, got {type(obj).__name__}"
+        )
     yi = np.asarray(obj.yi, float)
     vi = np.asarray(obj.vi, float)
     est, residual = None, False
@@ -57,8 +63,18 @@ def _effects(obj, *, what: str) -> _Effects:
     wp = getattr(obj, "weights_percent", None)
     weights = np.asarray(wp(), float) if callable(wp) else None
     data = getattr(obj, "data", None)
-    return _Effects(yi, vi, est, tau2, getattr(obj, "measure", None), bool(random), float(getattr(obj, "level", 0.95)),
-                    weights, data if isinstance(data, pd.DataFrame) else None, residual)
+    return _Effects(
+        yi,
+        vi,
+        est,
+        tau2,
+        getattr(obj, "measure", None),
+        bool(random),
+        float(getattr(obj, "level", 0.95)),
+        weights,
+        data if isinstance(data, pd.DataFrame) else None,
+        residual,
+    )
 
 
 def _egger_line(egger) -> tuple[float, float]:
@@ -148,7 +164,13 @@ def funnel(
         tf = as_frame(trimfill, what="funnel trimfill")
         check_columns(tf, ["yi", "vi", "filled"], what="funnel trimfill")
         filled = tf[tf["filled"].astype(bool)]
-    se_max = float(np.nanmax(np.concatenate([sei, np.sqrt(filled["vi"].to_numpy(float)) if filled is not None else []])))
+    se_max = float(
+        np.nanmax(
+            np.concatenate(
+                [sei, np.sqrt(filled["vi"].to_numpy(float)) if filled is not None else []]
+            )
+        )
+    )
     se_max = se_max * 1.06 if se_max > 0 else 1.0
     level = e.level
     zc = stats.norm.ppf(0.5 + level / 2)
@@ -161,7 +183,9 @@ def funnel(
     levels = sorted(contours or [])
     if levels:
         zmax = stats.norm.ppf(0.5 + levels[-1] / 2)
-        xs.append(np.array([contour_center - zmax * se_max * 0.6, contour_center + zmax * se_max * 0.6]))
+        xs.append(
+            np.array([contour_center - zmax * se_max * 0.6, contour_center + zmax * se_max * 0.6])
+        )
     allx = np.concatenate(xs)
     lo, hi = float(np.nanmin(allx)), float(np.nanmax(allx))
     pad = 0.06 * (hi - lo) if hi > lo else 0.1
@@ -169,16 +193,35 @@ def funnel(
     ax.set_ylim(se_max, 0)
     if levels:
         shades = ["#ffffff", "#ededed", "#dadada", "#c4c4c4", "#b0b0b0"][: len(levels) + 1][::-1]
-        ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, facecolor=shades[0], edgecolor="none",
-                               zorder=0, gid="funnel-contour"))
+        ax.add_patch(
+            Rectangle(
+                (0, 0),
+                1,
+                1,
+                transform=ax.transAxes,
+                facecolor=shades[0],
+                edgecolor="none",
+                zorder=0,
+                gid="funnel-contour",
+            )
+        )
         prev = f"p < {1 - levels[-1]:.2g}"
         handles.append(Patch(facecolor=shades[0], edgecolor="#777777", lw=0.4, label=prev))
         for i, lev in enumerate(reversed(levels)):
             z = stats.norm.ppf(0.5 + lev / 2)
             x_edge = z * se_max * 50  # far beyond the axes; clipped
-            tri = Polygon([(contour_center - x_edge, se_max * 50), (contour_center, 0), (contour_center + x_edge, se_max * 50)],
-                          closed=True, facecolor=shades[i + 1], edgecolor="none", zorder=0.1 + 0.01 * i,
-                          gid="funnel-contour")
+            tri = Polygon(
+                [
+                    (contour_center - x_edge, se_max * 50),
+                    (contour_center, 0),
+                    (contour_center + x_edge, se_max * 50),
+                ],
+                closed=True,
+                facecolor=shades[i + 1],
+                edgecolor="none",
+                zorder=0.1 + 0.01 * i,
+                gid="funnel-contour",
+            )
             ax.add_patch(tri)
             nxt = levels[::-1][i + 1] if i + 1 < len(levels) else None
             lab = f"{1 - lev:.2g} < p < {1 - nxt:.2g}" if nxt is not None else f"p > {1 - lev:.2g}"
@@ -188,9 +231,25 @@ def funnel(
         ax.axvline(e.est, color=COLORS["pooled"], lw=1.0, zorder=2, gid="funnel-estimate")
         if pseudo_ci:
             s = np.array([0, se_max])
-            ax.plot(e.est - zc * s, s, color=COLORS["pooled"], lw=0.9, ls="--", zorder=2, gid="funnel-pseudo-ci",
-                    label=f"{100 * level:g}% pseudo-CI")
-            ax.plot(e.est + zc * s, s, color=COLORS["pooled"], lw=0.9, ls="--", zorder=2, gid="funnel-pseudo-ci")
+            ax.plot(
+                e.est - zc * s,
+                s,
+                color=COLORS["pooled"],
+                lw=0.9,
+                ls="--",
+                zorder=2,
+                gid="funnel-pseudo-ci",
+                label=f"{100 * level:g}% pseudo-CI",
+            )
+            ax.plot(
+                e.est + zc * s,
+                s,
+                color=COLORS["pooled"],
+                lw=0.9,
+                ls="--",
+                zorder=2,
+                gid="funnel-pseudo-ci",
+            )
     size = float(np.clip(1500 / max(len(yi), 1), 16, 40))
     if hue is not None and e.data is not None and hue in e.data.columns:
         groups = e.data.loc[ok, hue].astype(str).to_numpy()
@@ -201,20 +260,52 @@ def funnel(
             handles.append(ax.scatter([], [], s=size, color=cmap[c], edgecolors="white", label=c))
     else:
         colors = COLORS["point"]
-    ax.scatter(yi, sei, s=size, c=colors, edgecolors="white", linewidths=0.4, alpha=0.85, zorder=3,
-               gid="funnel-points")
+    ax.scatter(
+        yi,
+        sei,
+        s=size,
+        c=colors,
+        edgecolors="white",
+        linewidths=0.4,
+        alpha=0.85,
+        zorder=3,
+        gid="funnel-points",
+    )
     if filled is not None and len(filled):
-        ax.scatter(filled["yi"], np.sqrt(filled["vi"].to_numpy(float)), s=size, facecolors="white",
-                   edgecolors="#111111", linewidths=1.1, zorder=3, gid="funnel-filled",
-                   label=f"filled ({len(filled)})")
+        ax.scatter(
+            filled["yi"],
+            np.sqrt(filled["vi"].to_numpy(float)),
+            s=size,
+            facecolors="white",
+            edgecolors="#111111",
+            linewidths=1.1,
+            zorder=3,
+            gid="funnel-filled",
+            label=f"filled ({len(filled)})",
+        )
     if trimfill_estimate is not None:
-        ax.axvline(trimfill_estimate, color="#111111", lw=1.1, ls=":", zorder=2,
-                   gid="funnel-trimfill-estimate", label="estimate after filling")
+        ax.axvline(
+            trimfill_estimate,
+            color="#111111",
+            lw=1.1,
+            ls=":",
+            zorder=2,
+            gid="funnel-trimfill-estimate",
+            label="estimate after filling",
+        )
     if egger is not None:
         b0, b1 = _egger_line(egger)
         s = np.linspace(0, se_max, 50)
-        ax.plot(b0 + b1 * s, s, color="#111111", lw=1.2, ls="-.", zorder=2, gid="funnel-egger",
-                label="Egger regression")
+        ax.plot(
+            b0 + b1 * s,
+            s,
+            color="#111111",
+            lw=1.2,
+            ls="-.",
+            zorder=2,
+            gid="funnel-egger",
+            label="Egger regression",
+        )
     ax.set_ylabel("Standard error")
     if xlabel is None:
         xlabel = "Residual" if e.residual else measure_label(e.measure)
@@ -229,19 +320,42 @@ def funnel(
         for h in handles + [h for h in line_handles if h not in handles]:
             if hasattr(h, "get_offsets"):  # scatter: a fixed-size legend marker
                 fc = h.get_facecolor()
-                proxies.append(Line2D([], [], ls="", marker="o", ms=6, label=h.get_label(),
-                                      markerfacecolor=fc[0] if len(fc) else "white",
-                                      markeredgecolor=h.get_edgecolor()[0] if len(h.get_edgecolor()) else "none"))
+                proxies.append(
+                    Line2D(
+                        [],
+                        [],
+                        ls="",
+                        marker="o",
+                        ms=6,
+                        label=h.get_label(),
+                        markerfacecolor=fc[0] if len(fc) else "white",
+                        markeredgecolor=h.get_edgecolor()[0] if len(h.get_edgecolor()) else "none",
+                    )
+                )
             else:
                 proxies.append(h)
-        ax.legend(handles=proxies, loc="best", fontsize="x-small", frameon=True, framealpha=0.9,
-                  edgecolor="#cccccc", ncols=2 if len(proxies) > 6 else 1)
+        ax.legend(
+            handles=proxies,
+            loc="best",
+            fontsize="x-small",
+            frameon=True,
+            framealpha=0.9,
+            edgecolor="#cccccc",
+            ncols=2 if len(proxies) > 6 else 1,
+        )
     return finish(fig, ax, created)
 
 
 @themed
-def radial(result, *, level: float | None = None, labels: bool | int = False, xlabel: str | None = None,
-           title: str | None = None, ax=None):
+def radial(
+    result,
+    *,
+    level: float | None = None,
+    labels: bool | int = False,
+    xlabel: str | None = None,
+    title: str | None = None,
+    ax=None,
+):
     """Radial (Galbraith) plot: standardised effects against precision.
 
     Each effect is a point at ``x = 1/sqrt(v_i + tau²)``, ``y = y_i/sqrt(v_i + tau²)``;
@@ -289,19 +403,50 @@ def radial(result, *, level: float | None = None, labels: bool | int = False, xl
     z = stats.norm.ppf(0.5 + (level or e.level) / 2)
     xmax = float(np.nanmax(x)) * 1.06
     xx = np.array([0, xmax])
-    ax.fill_between(xx, e.est * xx - z, e.est * xx + z, color=COLORS["fill"], alpha=0.35, lw=0, zorder=0,
-                    gid="radial-band")
-    ax.plot(xx, e.est * xx, color=COLORS["pooled"], lw=1.2, gid="radial-line",
-            label=f"slope = pooled estimate ({e.est:.3g})")
+    ax.fill_between(
+        xx,
+        e.est * xx - z,
+        e.est * xx + z,
+        color=COLORS["fill"],
+        alpha=0.35,
+        lw=0,
+        zorder=0,
+        gid="radial-band",
+    )
+    ax.plot(
+        xx,
+        e.est * xx,
+        color=COLORS["pooled"],
+        lw=1.2,
+        gid="radial-line",
+        label=f"slope = pooled estimate ({e.est:.3g})",
+    )
     for s in (-z, z):
         ax.plot(xx, e.est * xx + s, color=COLORS["pooled"], lw=0.8, ls="--", gid="radial-bounds")
     ax.axhline(0, color=COLORS["ref"], lw=0.6, zorder=0)
     resid = np.abs(y - e.est * x)
     out = resid > z
-    ax.scatter(x[~out], y[~out], s=22, color=COLORS["point"], edgecolors="white", linewidths=0.4, zorder=3,
-               gid="radial-points")
-    ax.scatter(x[out], y[out], s=26, color=COLORS["highlight"], edgecolors="white", linewidths=0.4, zorder=3,
-               gid="radial-points-outside", label=f"outside the {100 * (level or e.level):g}% band ({int(out.sum())})")
+    ax.scatter(
+        x[~out],
+        y[~out],
+        s=22,
+        color=COLORS["point"],
+        edgecolors="white",
+        linewidths=0.4,
+        zorder=3,
+        gid="radial-points",
+    )
+    ax.scatter(
+        x[out],
+        y[out],
+        s=26,
+        color=COLORS["highlight"],
+        edgecolors="white",
+        linewidths=0.4,
+        zorder=3,
+        gid="radial-points-outside",
+        label=f"outside the {100 * (level or e.level):g}% band ({int(out.sum())})",
+    )
     ax.set_xlim(0, xmax)
     ax.set_xlabel(xlabel or ("1 / √(vᵢ + τ²)" if e.tau2 > 0 else "1 / √vᵢ"))
     ax.set_ylabel("yᵢ / √(vᵢ + τ²)" if e.tau2 > 0 else "yᵢ / √vᵢ")
@@ -314,7 +459,9 @@ def radial(result, *, level: float | None = None, labels: bool | int = False, xl
         n = 5 if labels is True else int(labels)
         order = np.argsort(-resid)[:n]
         labs = getattr(result, "labels", None) or [str(i + 1) for i in range(len(x))]
-        place_labels(ax, x[order], y[order], [labs[i] for i in order], fontsize="x-small", gid="radial-label")
+        place_labels(
+            ax, x[order], y[order], [labs[i] for i in order], fontsize="x-small", gid="radial-label"
+        )
     return finish(fig, ax, created)
 
 
@@ -382,7 +529,9 @@ def labbe(
     else:
         frame = getattr(data, "data", None)
         if not isinstance(frame, pd.DataFrame):
-            raise DataError("labbe: expected a frame with arm scores or a result whose .data has them")
+            raise DataError(
+                "labbe: expected a frame with arm scores or a result whose .data has them"
+            )
         frame = frame.reset_index(drop=True)
         wp = getattr(data, "weights_percent", None)
         weights = np.asarray(wp(), float) if callable(wp) else None
@@ -404,7 +553,15 @@ def labbe(
     else:
         pad = 0.05 * (hi - lo) if hi > lo else 1.0
         lo, hi = lo - pad, hi + pad
-    ax.plot([lo, hi], [lo, hi], color=COLORS["ref"], lw=0.9, ls="--", gid="labbe-diagonal", label="no difference")
+    ax.plot(
+        [lo, hi],
+        [lo, hi],
+        color=COLORS["ref"],
+        lw=0.9,
+        ls="--",
+        gid="labbe-diagonal",
+        label="no difference",
+    )
     sizes = sizes_from_weights(weights[ok]) if weights is not None else np.full(ok.sum(), 28.0)
     if hue is not None:
         check_columns(frame, [hue], what="labbe")
@@ -412,22 +569,51 @@ def labbe(
         cats = sorted(set(groups))
         for c, col in zip(cats, palette(len(cats))):
             m = groups == c
-            ax.scatter(x[ok][m], y[ok][m], s=sizes[m], color=col, alpha=0.75, edgecolors="white", linewidths=0.5,
-                       zorder=3, label=c, gid="labbe-points")
+            ax.scatter(
+                x[ok][m],
+                y[ok][m],
+                s=sizes[m],
+                color=col,
+                alpha=0.75,
+                edgecolors="white",
+                linewidths=0.5,
+                zorder=3,
+                label=c,
+                gid="labbe-points",
+            )
     else:
-        ax.scatter(x[ok], y[ok], s=sizes, color=COLORS["rl"], alpha=0.7, edgecolors="white", linewidths=0.5,
-                   zorder=3, gid="labbe-points")
+        ax.scatter(
+            x[ok],
+            y[ok],
+            s=sizes,
+            color=COLORS["rl"],
+            alpha=0.7,
+            edgecolors="white",
+            linewidths=0.5,
+            zorder=3,
+            gid="labbe-points",
+        )
     if estimate is not None and measure is not None and proportions:
         xx = np.linspace(max(lo, 1e-4), min(hi, 1 - 1e-4), 200)
         m = measure.upper()
-        yy = {"RD": lambda: xx + estimate, "OR": lambda: expit(logit(xx) + estimate),
-              "RR": lambda: xx * np.exp(estimate), "ROM": lambda: xx * np.exp(estimate),
-              "AS": lambda: np.sin(np.clip(np.arcsin(np.sqrt(xx)) + estimate, 0, np.pi / 2)) ** 2}.get(m)
+        yy = {
+            "RD": lambda: xx + estimate,
+            "OR": lambda: expit(logit(xx) + estimate),
+            "RR": lambda: xx * np.exp(estimate),
+            "ROM": lambda: xx * np.exp(estimate),
+            "AS": lambda: np.sin(np.clip(np.arcsin(np.sqrt(xx)) + estimate, 0, np.pi / 2)) ** 2,
+        }.get(m)
         if yy is not None:
             yv = yy()
             keep = (yv >= lo) & (yv <= hi)
-            ax.plot(xx[keep], yv[keep], color=COLORS["highlight"], lw=1.4, gid="labbe-estimate",
-                    label=f"pooled {m} = {estimate:.3g}")
+            ax.plot(
+                xx[keep],
+                yv[keep],
+                color=COLORS["highlight"],
+                lw=1.4,
+                gid="labbe-estimate",
+                label=f"pooled {m} = {estimate:.3g}",
+            )
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
@@ -436,14 +622,27 @@ def labbe(
     ax.set_ylabel(f"RL score{unit}")
     dropped = int((~ok).sum())
     if dropped:
-        ax.text(0.99, 0.01, f"{dropped} contrast(s) not on a proportion scale omitted", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize="x-small", color="#555555", gid="labbe-note")
+        ax.text(
+            0.99,
+            0.01,
+            f"{dropped} contrast(s) not on a proportion scale omitted",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize="x-small",
+            color="#555555",
+            gid="labbe-note",
+        )
     if title:
         ax.set_title(title)
     from matplotlib.lines import Line2D
 
     handles, labels_ = ax.get_legend_handles_labels()
-    proxies = [Line2D([], [], ls="", marker="o", ms=7, color=h.get_facecolor()[0], alpha=0.8)
-               if hasattr(h, "get_offsets") else h for h in handles]
+    proxies = [
+        Line2D([], [], ls="", marker="o", ms=7, color=h.get_facecolor()[0], alpha=0.8)
+        if hasattr(h, "get_offsets")
+        else h
+        for h in handles
+    ]
     ax.legend(proxies, labels_, loc="upper left", fontsize="small")
     return finish(fig, ax, created)

@@ -16,8 +16,22 @@ from ._theme import COLORS, diverging_cmap, themed
 __all__ = ["heatmap", "corr_heatmap"]
 
 
-def _draw_heatmap(ax, mat: pd.DataFrame, *, center, vmax, annot, fmt, cbar_label, max_label_chars,
-                  counts: pd.DataFrame | None, mask=None, missing_label="no data", cmap=None, vmin=None):
+def _draw_heatmap(
+    ax,
+    mat: pd.DataFrame,
+    *,
+    center,
+    vmax,
+    annot,
+    fmt,
+    cbar_label,
+    max_label_chars,
+    counts: pd.DataFrame | None,
+    mask=None,
+    missing_label="no data",
+    cmap=None,
+    vmin=None,
+):
     values = mat.to_numpy(float)
     nan = ~np.isfinite(values)
     if mask is not None:
@@ -43,8 +57,19 @@ def _draw_heatmap(ax, mat: pd.DataFrame, *, center, vmax, annot, fmt, cbar_label
                     s += f"\n(n={int(counts.iat[i, j])})" if counts.iat[i, j] > 1 else ""
                 annot_data[i, j] = s
     # the hatched background shows through masked (missing) cells
-    ax.add_patch(Rectangle((0, 0), values.shape[1], values.shape[0], facecolor=COLORS["missing"], hatch="///",
-                           edgecolor="#a0a0a0", lw=0, zorder=0, gid="heatmap-missing"))
+    ax.add_patch(
+        Rectangle(
+            (0, 0),
+            values.shape[1],
+            values.shape[0],
+            facecolor=COLORS["missing"],
+            hatch="///",
+            edgecolor="#a0a0a0",
+            lw=0,
+            zorder=0,
+            gid="heatmap-missing",
+        )
+    )
     full_mask = ~np.isfinite(values) if mask is None else (~np.isfinite(values) | mask)
     size = "x-small" if values.size > 80 else "small"
     import warnings
@@ -52,9 +77,19 @@ def _draw_heatmap(ax, mat: pd.DataFrame, *, center, vmax, annot, fmt, cbar_label
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PendingDeprecationWarning)  # seaborn 0.13: cmap.set_bad
         sns.heatmap(
-            mat.astype(float), mask=full_mask, cmap=cmap or diverging_cmap(), center=center, vmin=lo, vmax=hi,
-            annot=annot_data if annot else False, fmt="", annot_kws={"fontsize": size},
-            linewidths=0.6, linecolor="white", ax=ax, cbar_kws={"label": cbar_label or "", "shrink": 0.8},
+            mat.astype(float),
+            mask=full_mask,
+            cmap=cmap or diverging_cmap(),
+            center=center,
+            vmin=lo,
+            vmax=hi,
+            annot=annot_data if annot else False,
+            fmt="",
+            annot_kws={"fontsize": size},
+            linewidths=0.6,
+            linecolor="white",
+            ax=ax,
+            cbar_kws={"label": cbar_label or "", "shrink": 0.8},
             square=False,
         )
     for coll in ax.collections:
@@ -63,16 +98,35 @@ def _draw_heatmap(ax, mat: pd.DataFrame, *, center, vmax, annot, fmt, cbar_label
     if mask is not None:  # masked-by-design cells (e.g. a correlation triangle) stay blank
         for (i, j), m in np.ndenumerate(mask):
             if m:
-                ax.add_patch(Rectangle((j, i), 1, 1, facecolor="white", edgecolor="white", lw=0, zorder=0.5))
+                ax.add_patch(
+                    Rectangle((j, i), 1, 1, facecolor="white", edgecolor="white", lw=0, zorder=0.5)
+                )
     ax.set_xticks(np.arange(values.shape[1]) + 0.5)
-    ax.set_xticklabels([ellipsize(str(c), max_label_chars) for c in mat.columns], rotation=40, ha="right",
-                       rotation_mode="anchor")
+    ax.set_xticklabels(
+        [ellipsize(str(c), max_label_chars) for c in mat.columns],
+        rotation=40,
+        ha="right",
+        rotation_mode="anchor",
+    )
     ax.set_yticks(np.arange(values.shape[0]) + 0.5)
     ax.set_yticklabels([ellipsize(str(r), max_label_chars) for r in mat.index], rotation=0)
     ax.tick_params(length=0)
     if nan.any():
-        ax.legend(handles=[Patch(facecolor=COLORS["missing"], hatch="///", edgecolor="#a0a0a0", label=missing_label)],
-                  loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", borderaxespad=0.2, handlelength=1.6)
+        ax.legend(
+            handles=[
+                Patch(
+                    facecolor=COLORS["missing"],
+                    hatch="///",
+                    edgecolor="#a0a0a0",
+                    label=missing_label,
+                )
+            ],
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            fontsize="small",
+            borderaxespad=0.2,
+            handlelength=1.6,
+        )
     return int(nan.sum())
 
 
@@ -145,16 +199,41 @@ def heatmap(
     counts = None
     if rows is not None or cols is not None:
         if rows is None or cols is None:
-            raise DataError("heatmap: give both `rows` and `cols` for a long frame (or pass a matrix)")
-        frame = data.data if (not isinstance(data, pd.DataFrame) and hasattr(data, "yi")) else as_frame(data, what="heatmap")
-        if cbar_label is None and values == "yi" and "measure" in frame.columns and frame["measure"].nunique() == 1:
-            cbar_label = f"{aggfunc} {frame['measure'].iloc[0]}" if isinstance(aggfunc, str) else None
+            raise DataError(
+                "heatmap: give both `rows` and `cols` for a long frame (or pass a matrix)"
+            )
+        frame = (
+            data.data
+            if (not isinstance(data, pd.DataFrame) and hasattr(data, "yi"))
+            else as_frame(data, what="heatmap")
+        )
+        if (
+            cbar_label is None
+            and values == "yi"
+            and "measure" in frame.columns
+            and frame["measure"].nunique() == 1
+        ):
+            cbar_label = (
+                f"{aggfunc} {frame['measure'].iloc[0]}" if isinstance(aggfunc, str) else None
+            )
         check_columns(frame, [rows, cols, values], what="heatmap")
         f = frame[[rows, cols, values]].copy()
         f[values] = pd.to_numeric(f[values], errors="coerce")
-        mat = f.pivot_table(index=rows, columns=cols, values=values, aggfunc=aggfunc, dropna=False, observed=False)
-        counts = f.pivot_table(index=rows, columns=cols, values=values, aggfunc="count", dropna=False,
-                               observed=False).reindex_like(mat).fillna(0)
+        mat = f.pivot_table(
+            index=rows, columns=cols, values=values, aggfunc=aggfunc, dropna=False, observed=False
+        )
+        counts = (
+            f.pivot_table(
+                index=rows,
+                columns=cols,
+                values=values,
+                aggfunc="count",
+                dropna=False,
+                observed=False,
+            )
+            .reindex_like(mat)
+            .fillna(0)
+        )
     else:
         mat = as_frame(data, what="heatmap")
         mat = mat.apply(pd.to_numeric, errors="coerce")
@@ -169,8 +248,17 @@ def heatmap(
     nr, nc = mat.shape
     lab_w = min(max((len(str(i)) for i in mat.index), default=4), max_label_chars) * 0.075
     fig, ax, created = new_axes(ax, (min(0.62 * nc + lab_w + 2.2, 18), min(0.42 * nr + 1.9, 30)))
-    _draw_heatmap(ax, mat, center=center, vmax=vmax, annot=annot, fmt=fmt, cbar_label=cbar_label or values,
-                  max_label_chars=max_label_chars, counts=counts)
+    _draw_heatmap(
+        ax,
+        mat,
+        center=center,
+        vmax=vmax,
+        annot=annot,
+        fmt=fmt,
+        cbar_label=cbar_label or values,
+        max_label_chars=max_label_chars,
+        counts=counts,
+    )
     ax.set_xlabel(cols or "")
     ax.set_ylabel(rows or "")
     if title:
@@ -231,7 +319,9 @@ def corr_heatmap(
     check_columns(frame, columns, what="corr_heatmap")
     if len(columns) < 2:
         raise DataError("corr_heatmap: need at least two non-constant numeric columns")
-    corr = frame[list(columns)].apply(pd.to_numeric, errors="coerce").astype(float).corr(method=method)
+    corr = (
+        frame[list(columns)].apply(pd.to_numeric, errors="coerce").astype(float).corr(method=method)
+    )
     n = len(columns)
     mask = None
     if triangle == "lower":
@@ -239,11 +329,23 @@ def corr_heatmap(
     elif triangle == "upper":
         mask = np.tril(np.ones((n, n), bool), k=-1)
     elif triangle != "full":
-        raise ValueError(f"value for `triangle` must be one of ['lower', 'upper', 'full'], but {triangle!r} was passed")
+        raise ValueError(
+            f"value for `triangle` must be one of ['lower', 'upper', 'full'], but {triangle!r} was passed"
+        )
     fig, ax, created = new_axes(ax, (min(0.55 * n + 2.6, 16), min(0.5 * n + 1.6, 14)))
-    _draw_heatmap(ax, corr, center=0.0, vmax=1.0, annot=(n <= 20) if annot is None else annot, fmt=".2f",
-                  cbar_label=f"{method.capitalize()} r", max_label_chars=max_label_chars, counts=None, mask=mask,
-                  missing_label="undefined")
+    _draw_heatmap(
+        ax,
+        corr,
+        center=0.0,
+        vmax=1.0,
+        annot=(n <= 20) if annot is None else annot,
+        fmt=".2f",
+        cbar_label=f"{method.capitalize()} r",
+        max_label_chars=max_label_chars,
+        counts=None,
+        mask=mask,
+        missing_label="undefined",
+    )
     if title:
         ax.set_title(title, pad=18)
     return finish(fig, ax, created)

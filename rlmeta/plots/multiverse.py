@@ -122,8 +122,16 @@ def gosh(
         raise DataError("gosh: no finite points")
     n = len(xv)
     colors = palette(max(len(names), 1))
-    fig, axes, created = panel_axes(ax, nrows=2, ncols=2, figsize=(6.2, 5.4), height_ratios=[1, 4],
-                                    width_ratios=[4, 1], hgap=0.08, wgap=0.08)
+    fig, axes, created = panel_axes(
+        ax,
+        nrows=2,
+        ncols=2,
+        figsize=(6.2, 5.4),
+        height_ratios=[1, 4],
+        width_ratios=[4, 1],
+        hgap=0.08,
+        wgap=0.08,
+    )
     top, corner, main, right = axes[0, 0], axes[0, 1], axes[1, 0], axes[1, 1]
     corner.set_axis_off()
     pad_x = 0.03 * (xv.max() - xv.min() or 1.0)
@@ -132,22 +140,44 @@ def gosh(
     use_density = kind == "density" or (kind == "auto" and n > SCATTER_MAX)
     if use_density:
         img = _density_image(xv, yv, groups, colors, extent, (2 * bins, 2 * bins))
-        main.imshow(img, extent=extent, origin="lower", aspect="auto", interpolation="nearest", gid="gosh-density")
+        main.imshow(
+            img,
+            extent=extent,
+            origin="lower",
+            aspect="auto",
+            interpolation="nearest",
+            gid="gosh-density",
+        )
     else:
         size = float(np.clip(3000 / n, 1.5, 20))
         alpha = float(np.clip(200 / np.sqrt(n), 0.15, 0.9))
         c = [colors[g] for g in groups] if groups is not None else COLORS["pooled"]
-        main.scatter(xv, yv, s=size, c=c, alpha=alpha, edgecolors="none", rasterized=n > 2000, gid="gosh-points")
+        main.scatter(
+            xv,
+            yv,
+            s=size,
+            c=c,
+            alpha=alpha,
+            edgecolors="none",
+            rasterized=n > 2000,
+            gid="gosh-points",
+        )
     main.set_xlim(extent[0], extent[1])
     main.set_ylim(extent[2], extent[3])
     xb = np.linspace(extent[0], extent[1], bins + 1)
     yb = np.linspace(extent[2], extent[3], bins + 1)
-    sets = [(slice(None), colors[0])] if groups is None else [(groups == g, colors[g]) for g in range(len(names))]
+    sets = (
+        [(slice(None), colors[0])]
+        if groups is None
+        else [(groups == g, colors[g]) for g in range(len(names))]
+    )
     for m, col in sets:
         hx, _ = np.histogram(xv[m], bins=xb)
         hy, _ = np.histogram(yv[m], bins=yb)
         top.stairs(hx, xb, color=col, fill=True, alpha=0.45, gid="gosh-marginal")
-        right.stairs(hy, yb, color=col, fill=True, alpha=0.45, orientation="horizontal", gid="gosh-marginal")
+        right.stairs(
+            hy, yb, color=col, fill=True, alpha=0.45, orientation="horizontal", gid="gosh-marginal"
+        )
     top.set_xlim(main.get_xlim())
     right.set_ylim(main.get_ylim())
     for a in (top, right):
@@ -162,9 +192,20 @@ def gosh(
     main.set_xlabel(xlabel or ("Pooled estimate" if x == "estimate" else x))
     main.set_ylabel(ylabel or ("I² (%)" if y == "i2" else y))
     if names:
-        handles = [Line2D([], [], ls="", marker="s", ms=6, color=colors[i], label=nm) for i, nm in enumerate(names)]
-        main.legend(handles=handles, title=hue, loc="best", fontsize="x-small", title_fontsize="x-small",
-                    frameon=True, framealpha=0.9, edgecolor="#cccccc")
+        handles = [
+            Line2D([], [], ls="", marker="s", ms=6, color=colors[i], label=nm)
+            for i, nm in enumerate(names)
+        ]
+        main.legend(
+            handles=handles,
+            title=hue,
+            loc="best",
+            fontsize="x-small",
+            title_fontsize="x-small",
+            frameon=True,
+            framealpha=0.9,
+            edgecolor="#cccccc",
+        )
     if created:
         fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.01, hspace=0.01)
     note = f"{n:,} subsets" + (" (density)" if use_density else "")
@@ -257,8 +298,11 @@ def specification_curve(
     rank = np.arange(1, n + 1)
     est = pd.to_numeric(f[estimate], errors="coerce").to_numpy(float)
     sig = f[significant].astype(bool).to_numpy() if significant in f.columns else np.zeros(n, bool)
-    col = np.where(~sig, COLORS["nonsignificant"], np.where(est >= (refline or 0.0), COLORS["significant"],
-                                                           COLORS["negative"]))
+    col = np.where(
+        ~sig,
+        COLORS["nonsignificant"],
+        np.where(est >= (refline or 0.0), COLORS["significant"], COLORS["negative"]),
+    )
     # option rows of the choice panel: a bold header row per choice, then its options
     ylabels, ybold, rowmap = [], [], {}
     for c in chs:
@@ -269,8 +313,15 @@ def specification_curve(
             ylabels.append(ellipsize(opt, max_label_chars))
             ybold.append(False)
     n_rows = max(len(ylabels), 1)
-    fig, axes, created = panel_axes(ax, nrows=2, ncols=1, figsize=(7.0, 3.2 + 0.2 * n_rows),
-                                    height_ratios=[3.0, max(0.22 * n_rows, 1.0)], sharex=True, hgap=0.12)
+    fig, axes, created = panel_axes(
+        ax,
+        nrows=2,
+        ncols=1,
+        figsize=(7.0, 3.2 + 0.2 * n_rows),
+        height_ratios=[3.0, max(0.22 * n_rows, 1.0)],
+        sharex=True,
+        hgap=0.12,
+    )
     top, bottom = axes[0, 0], axes[1, 0]
     ms = float(np.clip(1200 / max(n, 1), 2, 30))
     if ci:
@@ -279,16 +330,34 @@ def specification_curve(
         if n <= 300:
             from matplotlib.collections import LineCollection
 
-            segs = [[(r, a), (r, b)] for r, a, b in zip(rank, lo, hi) if np.isfinite(a) and np.isfinite(b)]
+            segs = [
+                [(r, a), (r, b)]
+                for r, a, b in zip(rank, lo, hi)
+                if np.isfinite(a) and np.isfinite(b)
+            ]
             cc = [c for c, a, b in zip(col, lo, hi) if np.isfinite(a) and np.isfinite(b)]
-            top.add_collection(LineCollection(segs, colors=cc, linewidths=1.0 if n < 80 else 0.6, alpha=0.7,
-                                              gid="spec-ci"))
+            top.add_collection(
+                LineCollection(
+                    segs, colors=cc, linewidths=1.0 if n < 80 else 0.6, alpha=0.7, gid="spec-ci"
+                )
+            )
         else:
-            top.fill_between(rank, lo, hi, color="#b9b9b9", alpha=0.5, lw=0, step="mid", gid="spec-ci-band")
+            top.fill_between(
+                rank, lo, hi, color="#b9b9b9", alpha=0.5, lw=0, step="mid", gid="spec-ci-band"
+            )
         allv = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)], est[np.isfinite(est)]])
     else:
         allv = est[np.isfinite(est)]
-    top.scatter(rank, est, s=ms, c=list(col), zorder=3, edgecolors="none", rasterized=n > 3000, gid="spec-points")
+    top.scatter(
+        rank,
+        est,
+        s=ms,
+        c=list(col),
+        zorder=3,
+        edgecolors="none",
+        rasterized=n > 3000,
+        gid="spec-points",
+    )
     if refline is not None:
         top.axhline(refline, color=COLORS["ref"], lw=0.9, ls="--", zorder=1, gid="spec-refline")
         allv = np.append(allv, refline)
@@ -298,10 +367,14 @@ def specification_curve(
     pad = 0.05 * (b - a) if b > a else 0.1
     top.set_ylim(a - pad, b + pad)
     top.set_ylabel(ylabel)
-    handles = [Line2D([], [], ls="", marker="o", color=COLORS["significant"], label="significant, positive"),
-               Line2D([], [], ls="", marker="o", color=COLORS["negative"], label="significant, negative"),
-               Line2D([], [], ls="", marker="o", color=COLORS["nonsignificant"], label="not significant"),
-               Line2D([], [], color=COLORS["pooled"], ls=":", label=f"median = {med:.3g}")]
+    handles = [
+        Line2D(
+            [], [], ls="", marker="o", color=COLORS["significant"], label="significant, positive"
+        ),
+        Line2D([], [], ls="", marker="o", color=COLORS["negative"], label="significant, negative"),
+        Line2D([], [], ls="", marker="o", color=COLORS["nonsignificant"], label="not significant"),
+        Line2D([], [], color=COLORS["pooled"], ls=":", label=f"median = {med:.3g}"),
+    ]
     top.legend(handles=handles, loc="upper left", fontsize="x-small", ncols=2)
     # choice panel
     xs, ys, cs = [], [], []
@@ -311,8 +384,16 @@ def specification_curve(
             xs.append(rank[i])
             ys.append(rowmap[(c, v)])
             cs.append(col[i])
-    bottom.scatter(xs, ys, s=max(ms * 0.8, 4), marker="|" if n > 60 else "o", c=cs, linewidths=1.0,
-                   rasterized=len(xs) > 20000, gid="spec-choices")
+    bottom.scatter(
+        xs,
+        ys,
+        s=max(ms * 0.8, 4),
+        marker="|" if n > 60 else "o",
+        c=cs,
+        linewidths=1.0,
+        rasterized=len(xs) > 20000,
+        gid="spec-choices",
+    )
     for i, bold in enumerate(ybold):
         if bold and i > 0:
             bottom.axhline(i - 0.5, color="#dddddd", lw=0.8)

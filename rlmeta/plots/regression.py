@@ -19,7 +19,9 @@ def _is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
-def prediction_grid(result, vary: Mapping[str, Sequence], at: Mapping | None = None) -> pd.DataFrame:
+def prediction_grid(
+    result, vary: Mapping[str, Sequence], at: Mapping | None = None
+) -> pd.DataFrame:
     """Moderator values for predictions: the product of ``vary``, the rest held fixed.
 
     Columns of the model formula not in ``vary`` are held at ``at[col]`` when
@@ -49,7 +51,10 @@ def prediction_grid(result, vary: Mapping[str, Sequence], at: Mapping | None = N
         else:
             fixed[c] = sorted(data[c].dropna().unique(), key=str)[0]
     names = list(vary)
-    rows = [dict(zip(names, combo)) | fixed for combo in itertools.product(*(list(vary[n]) for n in names))]
+    rows = [
+        dict(zip(names, combo)) | fixed
+        for combo in itertools.product(*(list(vary[n]) for n in names))
+    ]
     out = pd.DataFrame(rows)
     for c in cols:  # keep dtypes compatible with the fitted design
         if c in out.columns and not _is_numeric(data[c]) and data[c].dtype == bool:
@@ -62,7 +67,9 @@ def _check_moderator(result, moderator: str, what: str) -> None:
         raise DataError(f"{what}: the model has no moderators; fit it with mods='~ {moderator}'")
     cols = list(getattr(result.design, "columns", []) or [])
     if moderator not in cols:
-        raise DataError(f"{what}: {moderator!r} is not a moderator of the model (moderators: {cols})")
+        raise DataError(
+            f"{what}: {moderator!r} is not a moderator of the model (moderators: {cols})"
+        )
 
 
 @themed
@@ -127,7 +134,9 @@ def bubble(
     _check_moderator(result, moderator, "bubble")
     data = result.data.reset_index(drop=True)
     if not _is_numeric(data[moderator]):
-        raise DataError(f"bubble: {moderator!r} is categorical; use forest(result, subgroup={moderator!r}) instead")
+        raise DataError(
+            f"bubble: {moderator!r} is categorical; use forest(result, subgroup={moderator!r}) instead"
+        )
     x = pd.to_numeric(data[moderator], errors="coerce").to_numpy(float)
     y = np.asarray(result.yi, float)
     grid = np.linspace(np.nanmin(x), np.nanmax(x), n_grid)
@@ -135,13 +144,40 @@ def bubble(
     pr = result.predict(nd)
     fig, ax, created = new_axes(ax, (6.0, 4.4))
     if ci:
-        ax.fill_between(grid, pr["ci_low"], pr["ci_high"], color=COLORS["fill"], alpha=0.45, lw=0, zorder=1,
-                        gid="bubble-ci", label=f"{100 * result.level:g}% CI")
+        ax.fill_between(
+            grid,
+            pr["ci_low"],
+            pr["ci_high"],
+            color=COLORS["fill"],
+            alpha=0.45,
+            lw=0,
+            zorder=1,
+            gid="bubble-ci",
+            label=f"{100 * result.level:g}% CI",
+        )
     if pi and getattr(result, "random", False):
-        ax.plot(grid, pr["pi_low"], color=COLORS["pooled"], ls="--", lw=0.9, zorder=2, gid="bubble-pi",
-                label=f"{100 * result.level:g}% PI")
-        ax.plot(grid, pr["pi_high"], color=COLORS["pooled"], ls="--", lw=0.9, zorder=2, gid="bubble-pi")
-    ax.plot(grid, pr["pred"], color=COLORS["pooled"], lw=1.8, zorder=3, gid="bubble-line", label="predicted effect")
+        ax.plot(
+            grid,
+            pr["pi_low"],
+            color=COLORS["pooled"],
+            ls="--",
+            lw=0.9,
+            zorder=2,
+            gid="bubble-pi",
+            label=f"{100 * result.level:g}% PI",
+        )
+        ax.plot(
+            grid, pr["pi_high"], color=COLORS["pooled"], ls="--", lw=0.9, zorder=2, gid="bubble-pi"
+        )
+    ax.plot(
+        grid,
+        pr["pred"],
+        color=COLORS["pooled"],
+        lw=1.8,
+        zorder=3,
+        gid="bubble-line",
+        label="predicted effect",
+    )
     sizes = sizes_from_weights(result.weights_percent())
     if hue is not None:
         check_columns(data, [hue], what="bubble")
@@ -152,12 +188,30 @@ def bubble(
         handles = []
         for c, col in zip(cats, palette(len(cats))):
             m = groups == c
-            ax.scatter(x[m], y[m], s=sizes[m], color=col, alpha=0.6, edgecolors="white", linewidths=0.5,
-                       zorder=4, gid="bubble-points")
+            ax.scatter(
+                x[m],
+                y[m],
+                s=sizes[m],
+                color=col,
+                alpha=0.6,
+                edgecolors="white",
+                linewidths=0.5,
+                zorder=4,
+                gid="bubble-points",
+            )
             handles.append(Line2D([], [], ls="", marker="o", ms=7, color=col, alpha=0.8, label=c))
     else:
-        ax.scatter(x, y, s=sizes, color="#555555", alpha=0.45, edgecolors="white", linewidths=0.5, zorder=4,
-                   gid="bubble-points")
+        ax.scatter(
+            x,
+            y,
+            s=sizes,
+            color="#555555",
+            alpha=0.45,
+            edgecolors="white",
+            linewidths=0.5,
+            zorder=4,
+            gid="bubble-points",
+        )
         handles = []
     if refline is not None:
         ax.axhline(refline, color=COLORS["ref"], lw=0.8, ls=":", zorder=0, gid="bubble-refline")
@@ -165,10 +219,23 @@ def bubble(
     ax.set_ylabel(ylabel or measure_label(getattr(result, "measure", None)))
     h, _ = ax.get_legend_handles_labels()
     held = {c: v for c, v in nd.iloc[0].items() if c != moderator}
-    note = ("line at " + ", ".join(f"{c} = {v:.3g}" if isinstance(v, float) else f"{c} = {v}" for c, v in held.items())
-            if held else None)
-    leg = ax.legend(handles=h + handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
-                    fontsize="small", title=note, title_fontsize="x-small")
+    note = (
+        "line at "
+        + ", ".join(
+            f"{c} = {v:.3g}" if isinstance(v, float) else f"{c} = {v}" for c, v in held.items()
+        )
+        if held
+        else None
+    )
+    leg = ax.legend(
+        handles=h + handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        borderaxespad=0,
+        fontsize="small",
+        title=note,
+        title_fontsize="x-small",
+    )
     leg._legend_box.align = "left"
     if title:
         ax.set_title(title)
@@ -189,13 +256,23 @@ def _slopes_frame(result, x: str, moderator: str, values, at, n_grid: int) -> pd
             values = sorted(data[moderator].dropna().unique(), key=str)
     nd = prediction_grid(result, {moderator: list(values), x: grid}, at)
     pr = result.predict(nd)
-    out = pd.DataFrame({"x": nd[x].to_numpy(), "moderator_value": nd[moderator].to_numpy(), "pred": pr["pred"],
-                        "ci_low": pr["ci_low"], "ci_high": pr["ci_high"]})
+    out = pd.DataFrame(
+        {
+            "x": nd[x].to_numpy(),
+            "moderator_value": nd[moderator].to_numpy(),
+            "pred": pr["pred"],
+            "ci_low": pr["ci_low"],
+            "ci_high": pr["ci_high"],
+        }
+    )
     if _is_numeric(data[moderator]):
         labels = {v: f"{v:.3g}" for v in values}
         if len(values) == 3:
-            labels = {values[0]: f"{values[0]:.3g} (mean − 1 SD)", values[1]: f"{values[1]:.3g} (mean)",
-                      values[2]: f"{values[2]:.3g} (mean + 1 SD)"}
+            labels = {
+                values[0]: f"{values[0]:.3g} (mean − 1 SD)",
+                values[1]: f"{values[1]:.3g} (mean)",
+                values[2]: f"{values[2]:.3g} (mean + 1 SD)",
+            }
         out["moderator_value"] = out["moderator_value"].map(labels)
     return out
 
@@ -259,15 +336,23 @@ def interaction_plot(
     >>> len([l for l in fig.axes[0].lines if l.get_gid() == "interaction-line"])
     3
     """
-    if isinstance(data, pd.DataFrame) or (hasattr(data, "to_frame") and not hasattr(data, "design")):
+    if isinstance(data, pd.DataFrame) or (
+        hasattr(data, "to_frame") and not hasattr(data, "design")
+    ):
         frame = as_frame(data, what="interaction_plot")
-        check_columns(frame, [x, moderator, "pred"] + (["ci_low", "ci_high"] if ci else []), what="interaction_plot")
+        check_columns(
+            frame,
+            [x, moderator, "pred"] + (["ci_low", "ci_high"] if ci else []),
+            what="interaction_plot",
+        )
         xcol, mcol = x, moderator
         default_xlabel, default_mlabel = x, moderator
         ylab = "pred"
     else:
         if x == "x" or moderator == "moderator_value":
-            raise DataError("interaction_plot: with a fitted model, name its moderators: x=..., moderator=...")
+            raise DataError(
+                "interaction_plot: with a fitted model, name its moderators: x=..., moderator=..."
+            )
         frame = _slopes_frame(data, x, moderator, values, at, n_grid)
         xcol, mcol = "x", "moderator_value"
         default_xlabel, default_mlabel = x, moderator
@@ -278,17 +363,47 @@ def interaction_plot(
     styles = ["-", "--", "-.", ":"]
     for i, lev in enumerate(levels):
         d = frame[frame[mcol] == lev].sort_values(xcol)
-        ax.plot(d[xcol], d["pred"], color=cols[i], lw=1.8, ls=styles[i % len(styles)], label=str(lev), zorder=3,
-                gid="interaction-line")
+        ax.plot(
+            d[xcol],
+            d["pred"],
+            color=cols[i],
+            lw=1.8,
+            ls=styles[i % len(styles)],
+            label=str(lev),
+            zorder=3,
+            gid="interaction-line",
+        )
         if ci and {"ci_low", "ci_high"} <= set(d.columns):
-            ax.fill_between(d[xcol], d["ci_low"], d["ci_high"], color=cols[i], alpha=0.15, lw=0, zorder=2,
-                            gid="interaction-band")
+            ax.fill_between(
+                d[xcol],
+                d["ci_low"],
+                d["ci_high"],
+                color=cols[i],
+                alpha=0.15,
+                lw=0,
+                zorder=2,
+                gid="interaction-band",
+            )
     if points is not None:
         check_columns(points, ["x", "y"], what="interaction_plot points")
-        ax.scatter(points["x"], points["y"], s=14, color="#555555", alpha=0.5, zorder=1, gid="interaction-points")
+        ax.scatter(
+            points["x"],
+            points["y"],
+            s=14,
+            color="#555555",
+            alpha=0.5,
+            zorder=1,
+            gid="interaction-points",
+        )
     ax.set_xlabel(xlabel or default_xlabel)
     ax.set_ylabel(ylabel or ylab)
-    ax.legend(title=default_mlabel, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
+    ax.legend(
+        title=default_mlabel,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        borderaxespad=0,
+        fontsize="small",
+    )
     if title:
         ax.set_title(title)
     return finish(fig, ax, created)

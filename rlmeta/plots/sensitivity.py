@@ -36,7 +36,13 @@ def _full_estimate(full, level=None):
         est, lo, hi = (float(v) for v in full[:3])
         return est, lo, hi, None, "All effects"
     tab = full.to_frame().iloc[0]
-    return float(tab["estimate"]), float(tab["ci_low"]), float(tab["ci_high"]), int(full.k), "All effects"
+    return (
+        float(tab["estimate"]),
+        float(tab["ci_low"]),
+        float(tab["ci_high"]),
+        int(full.k),
+        "All effects",
+    )
 
 
 def _stat_cells(r, digits: int, e, lo, hi, keys) -> dict[str, str]:
@@ -129,8 +135,17 @@ def leave_one_out(
         color = None
         if full_e is not None and not (full_e[1] <= r["estimate"] <= full_e[2]):
             color = COLORS["highlight"]
-        rows.append(Row("study", str(r["left_out"]), e[i], lo[i], hi[i], cells=_stat_cells(r, digits, e[i], lo[i], hi[i], keys),
-                        color=color))
+        rows.append(
+            Row(
+                "study",
+                str(r["left_out"]),
+                e[i],
+                lo[i],
+                hi[i],
+                cells=_stat_cells(r, digits, e[i], lo[i], hi[i], keys),
+                color=color,
+            )
+        )
     band = None
     if full_e is not None:
         fe, fl, fh = apply_transform(transform, [full_e[0]], [full_e[1]], [full_e[2]])
@@ -142,17 +157,46 @@ def leave_one_out(
         rows.append(Row("overall", full_e[4], fe[0], fl[0], fh[0], cells=cells, bold=True))
         n_out = sum(1 for r in rows if r.color)
         if n_out:
-            rows.append(Row("note", f"{n_out} estimate(s) outside the full-data CI (highlighted)", italic=True))
-    ref = None if refline is None else float(apply_transform(transform, [refline], [refline], [refline])[0][0])
-    return draw_forest_table(rows, cols, ax=ax, logx=transform is np.exp, refline=ref, xlabel=xlabel, title=title,
-                             label_header="Omitted", max_label_chars=max_label_chars, band=band,
-                             uniform_points=True)
+            rows.append(
+                Row(
+                    "note",
+                    f"{n_out} estimate(s) outside the full-data CI (highlighted)",
+                    italic=True,
+                )
+            )
+    ref = (
+        None
+        if refline is None
+        else float(apply_transform(transform, [refline], [refline], [refline])[0][0])
+    )
+    return draw_forest_table(
+        rows,
+        cols,
+        ax=ax,
+        logx=transform is np.exp,
+        refline=ref,
+        xlabel=xlabel,
+        title=title,
+        label_header="Omitted",
+        max_label_chars=max_label_chars,
+        band=band,
+        uniform_points=True,
+    )
 
 
 @themed
-def cumulative(frame, *, label: str = "label", annotate="auto", transform: Callable | None = None,
-               refline: float | None = 0.0, xlabel: str = "Cumulative pooled estimate", title: str | None = None,
-               ax=None, **kwargs):
+def cumulative(
+    frame,
+    *,
+    label: str = "label",
+    annotate="auto",
+    transform: Callable | None = None,
+    refline: float | None = 0.0,
+    xlabel: str = "Cumulative pooled estimate",
+    title: str | None = None,
+    ax=None,
+    **kwargs,
+):
     """Cumulative forest plot: the pooled estimate as effects are added in order.
 
     A thin wrapper of :func:`rlmeta.plots.forest` for the cumulative frame
@@ -180,9 +224,21 @@ def cumulative(frame, *, label: str = "label", annotate="auto", transform: Calla
     f = as_frame(frame, what="cumulative")
     check_columns(f, ["order_value", "k", "estimate", "ci_low", "ci_high"], what="cumulative")
     if isinstance(annotate, str) and annotate == "auto":
-        annotate = [("order_value", "Order"), "k", "estimate [CI]"] + (["i2"] if "i2" in f.columns else [])
-    return forest(f, label=label if label in f.columns else None, annotate=annotate, transform=transform,
-                  refline=refline, xlabel=xlabel, title=title, label_header="Added (cumulative)", ax=ax, **kwargs)
+        annotate = [("order_value", "Order"), "k", "estimate [CI]"] + (
+            ["i2"] if "i2" in f.columns else []
+        )
+    return forest(
+        f,
+        label=label if label in f.columns else None,
+        annotate=annotate,
+        transform=transform,
+        refline=refline,
+        xlabel=xlabel,
+        title=title,
+        label_header="Added (cumulative)",
+        ax=ax,
+        **kwargs,
+    )
 
 
 #: Influence panels: (column, title, reference-line rule).
@@ -293,11 +349,24 @@ def influence_panel(
     if not panels:
         raise DataError(f"influence_panel: none of {list(_INFL)} in the frame")
     k = len(f)
-    infl = f["influential"].astype(bool).to_numpy() if "influential" in f.columns else np.zeros(k, bool)
-    labels = f["label"].astype(str).tolist() if "label" in f.columns else [str(i + 1) for i in range(k)]
+    infl = (
+        f["influential"].astype(bool).to_numpy()
+        if "influential" in f.columns
+        else np.zeros(k, bool)
+    )
+    labels = (
+        f["label"].astype(str).tolist() if "label" in f.columns else [str(i + 1) for i in range(k)]
+    )
     nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes, created = panel_axes(ax, nrows=nrows, ncols=ncols, figsize=(3.6 * ncols, 2.1 * nrows + 0.5),
-                                    sharex=True, hgap=0.45, wgap=0.85)
+    fig, axes, created = panel_axes(
+        ax,
+        nrows=nrows,
+        ncols=ncols,
+        figsize=(3.6 * ncols, 2.1 * nrows + 0.5),
+        sharex=True,
+        hgap=0.45,
+        wgap=0.85,
+    )
     idx = np.arange(1, k + 1)
     to_label = []
     for n, a in enumerate(axes.flat):
@@ -307,13 +376,29 @@ def influence_panel(
         col = panels[n]
         v = pd.to_numeric(f[col], errors="coerce").to_numpy(float)
         a.plot(idx, v, color="#9a9a9a", lw=0.7, zorder=1)
-        a.scatter(idx[~infl], v[~infl], s=14 if k < 60 else 7, color=COLORS["point"], zorder=2, gid="influence-points")
+        a.scatter(
+            idx[~infl],
+            v[~infl],
+            s=14 if k < 60 else 7,
+            color=COLORS["point"],
+            zorder=2,
+            gid="influence-points",
+        )
         if infl.any():
-            a.scatter(idx[infl], v[infl], s=30 if k < 60 else 16, color=COLORS["highlight"], zorder=3,
-                      gid="influence-flagged", label="influential")
+            a.scatter(
+                idx[infl],
+                v[infl],
+                s=30 if k < 60 else 16,
+                color=COLORS["highlight"],
+                zorder=3,
+                gid="influence-flagged",
+                label="influential",
+            )
         for r in _infl_refs(col, k, p, full_tau2, full_q):
             a.axhline(r, color=COLORS["ref"], lw=0.8, ls="--", zorder=0, gid="influence-ref")
-        a.set_title(_INFL.get(col, col.replace("dfbetas_", "DFBETAS ")), fontsize="small", loc="left")
+        a.set_title(
+            _INFL.get(col, col.replace("dfbetas_", "DFBETAS ")), fontsize="small", loc="left"
+        )
         a.tick_params(labelsize="x-small")
         a.margins(x=0.03)
         if label_influential and infl.any():
@@ -330,18 +415,38 @@ def influence_panel(
                 col_axes[-1].tick_params(labelbottom=True)
                 col_axes[-1].set_xlabel("Effect (index)", fontsize="small")
     if title:
-        (fig.suptitle(title, fontweight="bold", x=0.02, ha="left") if created else ax.set_title(title))
+        (
+            fig.suptitle(title, fontweight="bold", x=0.02, ha="left")
+            if created
+            else ax.set_title(title)
+        )
     if to_label:
         fig.draw_without_rendering()  # one layout pass, then label every panel
         for a, sel, v in to_label:
-            place_labels(a, idx[sel], v[sel], [labels[i] for i in sel], fontsize="xx-small",
-                         color=COLORS["highlight"], gid="influence-label", max_chars=18, settle=False)
+            place_labels(
+                a,
+                idx[sel],
+                v[sel],
+                [labels[i] for i in sel],
+                fontsize="xx-small",
+                color=COLORS["highlight"],
+                gid="influence-label",
+                max_chars=18,
+                settle=False,
+            )
     return finish(fig, ax, created)
 
 
 @themed
-def baujat(frame, *, label_top: int = 5, xlabel: str | None = None, ylabel: str | None = None,
-           title: str | None = None, ax=None):
+def baujat(
+    frame,
+    *,
+    label_top: int = 5,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    ax=None,
+):
     """Baujat plot: each effect's contribution to heterogeneity (x) and influence on the result (y).
 
     Parameters
@@ -378,10 +483,23 @@ def baujat(frame, *, label_top: int = 5, xlabel: str | None = None, ylabel: str 
     check_columns(f, ["x", "y"], what="baujat")
     x = pd.to_numeric(f["x"], errors="coerce").to_numpy(float)
     y = pd.to_numeric(f["y"], errors="coerce").to_numpy(float)
-    labels = f["label"].astype(str).tolist() if "label" in f.columns else [str(i + 1) for i in range(len(f))]
+    labels = (
+        f["label"].astype(str).tolist()
+        if "label" in f.columns
+        else [str(i + 1) for i in range(len(f))]
+    )
     fig, ax, created = new_axes(ax, (5.6, 4.4))
-    ax.scatter(x, y, s=22, color=COLORS["point"], alpha=0.8, edgecolors="white", linewidths=0.4, zorder=2,
-               gid="baujat-points")
+    ax.scatter(
+        x,
+        y,
+        s=22,
+        color=COLORS["point"],
+        alpha=0.8,
+        edgecolors="white",
+        linewidths=0.4,
+        zorder=2,
+        gid="baujat-points",
+    )
     xm, ym = np.nanmean(x), np.nanmean(y)
     ax.axvline(xm, color=COLORS["ref"], lw=0.7, ls=":", zorder=0)
     ax.axhline(ym, color=COLORS["ref"], lw=0.7, ls=":", zorder=0)
@@ -393,7 +511,9 @@ def baujat(frame, *, label_top: int = 5, xlabel: str | None = None, ylabel: str 
         score = x / (np.nanmax(x) or 1) + y / (np.nanmax(y) or 1)
         top = np.argsort(-np.nan_to_num(score, nan=-np.inf))[:label_top]
         ax.scatter(x[top], y[top], s=30, color=COLORS["highlight"], zorder=3, gid="baujat-top")
-        place_labels(ax, x[top], y[top], [labels[i] for i in top], fontsize="x-small", gid="baujat-label")
+        place_labels(
+            ax, x[top], y[top], [labels[i] for i in top], fontsize="x-small", gid="baujat-label"
+        )
     return finish(fig, ax, created)
 
 
@@ -454,17 +574,43 @@ def estimator_sweep(
             rows.append(Row("header", str(name), bold=True))
         e, lo, hi = apply_transform(transform, d["estimate"], d["ci_low"], d["ci_high"])
         for i, (_, r) in enumerate(d.iterrows()):
-            is_ref = reference is not None and str(r["method"]) == reference[0] and (
-                name is None or str(name) == reference[1])
+            is_ref = (
+                reference is not None
+                and str(r["method"]) == reference[0]
+                and (name is None or str(name) == reference[1])
+            )
             if is_ref:
                 band = (e[i], lo[i], hi[i])
-            rows.append(Row("study", str(r["method"]) + (" (reference)" if is_ref else ""), e[i], lo[i], hi[i],
-                            cells=_stat_cells(r, digits, e[i], lo[i], hi[i], keys), indent=1 if name is not None else 0,
-                            color=COLORS["pooled"] if is_ref else None, bold=is_ref))
+            rows.append(
+                Row(
+                    "study",
+                    str(r["method"]) + (" (reference)" if is_ref else ""),
+                    e[i],
+                    lo[i],
+                    hi[i],
+                    cells=_stat_cells(r, digits, e[i], lo[i], hi[i], keys),
+                    indent=1 if name is not None else 0,
+                    color=COLORS["pooled"] if is_ref else None,
+                    bold=is_ref,
+                )
+            )
         rows.append(Row("blank"))
     while rows and rows[-1].kind == "blank":
         rows.pop()
-    ref = None if refline is None else float(apply_transform(transform, [refline], [refline], [refline])[0][0])
-    return draw_forest_table(rows, cols, ax=ax, logx=transform is np.exp, refline=ref, xlabel=xlabel, title=title,
-                             label_header="τ² estimator", band=band, uniform_points=True)
-
+    ref = (
+        None
+        if refline is None
+        else float(apply_transform(transform, [refline], [refline], [refline])[0][0])
+    )
+    return draw_forest_table(
+        rows,
+        cols,
+        ax=ax,
+        logx=transform is np.exp,
+        refline=ref,
+        xlabel=xlabel,
+        title=title,
+        label_header="τ² estimator",
+        band=band,
+        uniform_points=True,
+    )

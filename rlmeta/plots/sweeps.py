@@ -42,9 +42,14 @@ def arms_long(frame: pd.DataFrame, *, x: str = "benchmark", level: float = 0.95)
     for arm in ("rl", "baseline"):
         d = frame.copy()
         score = pd.to_numeric(d[f"{arm}_score"], errors="coerce").to_numpy(float)
-        se = pd.to_numeric(d[f"{arm}_se"], errors="coerce").to_numpy(float) if f"{arm}_se" in d.columns \
+        se = (
+            pd.to_numeric(d[f"{arm}_se"], errors="coerce").to_numpy(float)
+            if f"{arm}_se" in d.columns
             else np.full(len(d), np.nan)
-        ncol = f"{arm}_n" if f"{arm}_n" in d.columns else "n_items" if "n_items" in d.columns else None
+        )
+        ncol = (
+            f"{arm}_n" if f"{arm}_n" in d.columns else "n_items" if "n_items" in d.columns else None
+        )
         if ncol is not None and "score_scale" in d.columns:
             n = pd.to_numeric(d[ncol], errors="coerce").to_numpy(float)
             scale = d["score_scale"].astype(str).str.lower().to_numpy()
@@ -149,7 +154,11 @@ def errorbars(
     longest = max((len(str(c)) for c in cats), default=0)
     horiz = orient == "h" or (orient == "auto" and (len(cats) > 8 or longest > 14))
     n = len(cats)
-    size = (6.4, 0.42 * n * max(1, len(hues) / 2) + 1.4) if horiz else (max(4.0, 0.75 * n * max(1, len(hues) / 2) + 1.8), 4.2)
+    size = (
+        (6.4, 0.42 * n * max(1, len(hues) / 2) + 1.4)
+        if horiz
+        else (max(4.0, 0.75 * n * max(1, len(hues) / 2) + 1.8), 4.2)
+    )
     fig, ax, created = new_axes(ax, size)
     pos = {c: i for i, c in enumerate(cats)}
     colors = {"rl": COLORS["rl"], "baseline": COLORS["baseline"]}
@@ -172,10 +181,23 @@ def errorbars(
             hi = pd.to_numeric(d[ci[1]], errors="coerce").to_numpy(float)
         else:
             lo = hi = v
-        err = np.vstack([np.where(np.isfinite(lo), v - lo, 0), np.where(np.isfinite(hi), hi - v, 0)])
-        kw = {"fmt": markers[k % len(markers)], "color": colors[h], "ms": 5.5, "capsize": 2.5, "elinewidth": 1.2,
-              "label": {"rl": "RL", "baseline": "Baseline"}.get(h, h), "zorder": 3}
-        cont = ax.errorbar(v, p + off, xerr=err, **kw) if horiz else ax.errorbar(p + off, v, yerr=err, **kw)
+        err = np.vstack(
+            [np.where(np.isfinite(lo), v - lo, 0), np.where(np.isfinite(hi), hi - v, 0)]
+        )
+        kw = {
+            "fmt": markers[k % len(markers)],
+            "color": colors[h],
+            "ms": 5.5,
+            "capsize": 2.5,
+            "elinewidth": 1.2,
+            "label": {"rl": "RL", "baseline": "Baseline"}.get(h, h),
+            "zorder": 3,
+        }
+        cont = (
+            ax.errorbar(v, p + off, xerr=err, **kw)
+            if horiz
+            else ax.errorbar(p + off, v, yerr=err, **kw)
+        )
         cont.lines[0].set_gid(f"errorbars-{h}")
         lo_all.append(np.where(np.isfinite(lo), lo, v))
         hi_all.append(np.where(np.isfinite(hi), hi, v))
@@ -196,12 +218,16 @@ def errorbars(
     else:
         ax.set_xticks(range(n))
         rot = 0 if longest <= 8 and n <= 6 else 35
-        ax.set_xticklabels(labels, rotation=rot, ha="right" if rot else "center", rotation_mode="anchor")
+        ax.set_xticklabels(
+            labels, rotation=rot, ha="right" if rot else "center", rotation_mode="anchor"
+        )
         ax.set_xlim(-0.5, n - 0.5)
         ax.set_ylabel(lab)
         ax.grid(axis="y", color="#e5e5e5", lw=0.6)
     ax.set_axisbelow(True)
-    ax.legend(title=None, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
+    ax.legend(
+        title=None, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small"
+    )
     if title:
         ax.set_title(title)
     return finish(fig, ax, created)
@@ -315,10 +341,21 @@ def sweep_lines(
         d = f if lev is None else f[f[hue].astype(str) == lev]
         d = d.sort_values(x)
         label = lev if lev is not None else y
-        ax.plot(d[x], d["_y"], color=cols[i], marker=mk[i % len(mk)] if markers else None, ms=5, lw=1.6,
-                label=label, zorder=3, gid="sweep-line")
+        ax.plot(
+            d[x],
+            d["_y"],
+            color=cols[i],
+            marker=mk[i % len(mk)] if markers else None,
+            ms=5,
+            lw=1.6,
+            label=label,
+            zorder=3,
+            gid="sweep-line",
+        )
         if cl is not None:
-            ax.fill_between(d[x], d[cl], d[ch], color=cols[i], alpha=0.18, lw=0, zorder=2, gid="sweep-band")
+            ax.fill_between(
+                d[x], d[cl], d[ch], color=cols[i], alpha=0.18, lw=0, zorder=2, gid="sweep-band"
+            )
     if refline is not None:
         ax.axhline(refline, color=COLORS["ref"], lw=0.9, ls="--", gid="sweep-refline")
     if logx:
@@ -328,7 +365,9 @@ def sweep_lines(
     ax.grid(color="#ececec", lw=0.6)
     ax.set_axisbelow(True)
     if hue:
-        ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
+        ax.legend(
+            title=hue, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small"
+        )
     if title:
         ax.set_title(title)
     return finish(fig, ax, created)

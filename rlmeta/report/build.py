@@ -273,9 +273,7 @@ def build_report(
     n_eff = len(ctx.effects)
     n_st = ctx.effects["study_id"].nunique() if "study_id" in ctx.effects.columns else 0
     subtitle = f"{n_eff} effect sizes" + (
-        f" from {n_st} {'study' if n_st == 1 else 'studies'}"
-        if n_st
-        else ""
+        f" from {n_st} {'study' if n_st == 1 else 'studies'}" if n_st else ""
     )
     return Report(title=cfg.title, subtitle=subtitle, sections=sections, provenance=prov)
 

@@ -152,24 +152,8 @@ def effects_section(ctx: Context) -> Section:
             + "; ".join(f"{k}: {v}" for k, v in src.items())
             + "."
         )
+    lines.append("Every effect size is listed in the appendix.")
     s.add(items(lines))
-    cols = [
-        c
-        for c in (
-            "comparison_id",
-            "benchmark",
-            "metric",
-            "rl_score",
-            "baseline_score",
-            "n_items",
-            "yi",
-            "vi",
-            "ci_low",
-            "ci_high",
-        )
-        if c in eff.columns
-    ]
-    s.add(table(eff[cols], "All effect sizes"))
     return s
 
 

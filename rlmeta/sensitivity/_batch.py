@@ -52,9 +52,15 @@ class ModelSpec:
         if isinstance(res, ModelSpec):
             return res
         return cls(
-            yi=np.asarray(res.yi, float), vi=np.asarray(res.vi, float), X=np.asarray(res.X, float),
-            weights=None if res.weights is None else np.asarray(res.weights, float), method=res.method,
-            test=res.test, level=res.level, btt=tuple(res.btt), control=res.control,
+            yi=np.asarray(res.yi, float),
+            vi=np.asarray(res.vi, float),
+            X=np.asarray(res.X, float),
+            weights=None if res.weights is None else np.asarray(res.weights, float),
+            method=res.method,
+            test=res.test,
+            level=res.level,
+            btt=tuple(res.btt),
+            control=res.control,
             tau2_fixed_value=res.tau2_fixed_value if res.fit.tau2_fixed else None,
             intercept_only=bool(res.intercept_only),
         )
@@ -71,8 +77,9 @@ class ModelSpec:
     def tau2_fixed(self) -> bool:
         return self.tau2_fixed_value is not None and self.method not in FIXED_METHODS
 
-    def refit(self, *, y=None, v=None, X=None, mask=None, method=None, test=None, tau2="same",
-              level=None) -> BatchFit:
+    def refit(
+        self, *, y=None, v=None, X=None, mask=None, method=None, test=None, tau2="same", level=None
+    ) -> BatchFit:
         B = 1
         for arr in (y, mask, v):
             if arr is not None and np.ndim(arr) == 2:
@@ -81,8 +88,16 @@ class ModelSpec:
         vv = np.broadcast_to(self.vi if v is None else np.asarray(v, float), (B, self.k))
         t2 = self.tau2_fixed_value if tau2 == "same" else tau2
         return fit_batch(
-            yy, vv, self.X if X is None else X, mask=mask, method=method or self.method, test=test or self.test,
-            level=level or self.level, tau2=t2, weights=self.weights, control=self.control,
+            yy,
+            vv,
+            self.X if X is None else X,
+            mask=mask,
+            method=method or self.method,
+            test=test or self.test,
+            level=level or self.level,
+            tau2=t2,
+            weights=self.weights,
+            control=self.control,
         )
 
 
@@ -119,7 +134,9 @@ class BatchStats:
 
     @classmethod
     def concat(cls, parts: list[BatchStats]) -> BatchStats:
-        return cls(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__})
+        return cls(
+            **{f: np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__}
+        )
 
 
 def design_ok(X: np.ndarray, mask: np.ndarray, *, evtol: float = 1e-7) -> np.ndarray:
@@ -264,10 +281,14 @@ def refit_stats(
     out = _empty_stats(B, p)
     out.k[:] = kk
     # k = 1 is tested with z (as metafor); rows that cannot be fitted stay NaN
-    for rows, tt in ((np.flatnonzero(ok & ((kk > 1) | (tst == "z"))), tst),
-                     (np.flatnonzero(ok & (kk == 1)) if tst != "z" else np.array([], int), "z")):
+    for rows, tt in (
+        (np.flatnonzero(ok & ((kk > 1) | (tst == "z"))), tst),
+        (np.flatnonzero(ok & (kk == 1)) if tst != "z" else np.array([], int), "z"),
+    ):
         if rows.size:
-            st = _fit_rows(res, yy[rows], vv[rows], Xd if Xd.ndim == 2 else Xd[rows], m[rows], meth, tt, t2, bt)
+            st = _fit_rows(
+                res, yy[rows], vv[rows], Xd if Xd.ndim == 2 else Xd[rows], m[rows], meth, tt, t2, bt
+            )
             if not keep_nonconverged:
                 # metafor stops with an error when tau² does not converge: the refit is NA
                 _blank(st, ~st.converged)
@@ -275,8 +296,24 @@ def refit_stats(
     return out
 
 
-_ARRAYS = ("beta", "se", "stat", "pval", "ci_low", "ci_high", "vb", "tau2", "q", "q_pval", "i2", "h2", "qm",
-           "qm_pval", "s2w", "ddf")
+_ARRAYS = (
+    "beta",
+    "se",
+    "stat",
+    "pval",
+    "ci_low",
+    "ci_high",
+    "vb",
+    "tau2",
+    "q",
+    "q_pval",
+    "i2",
+    "h2",
+    "qm",
+    "qm_pval",
+    "s2w",
+    "ddf",
+)
 
 
 def _blank(st: BatchStats, rows: np.ndarray) -> None:
@@ -290,10 +327,25 @@ def _empty_stats(B: int, p: int) -> BatchStats:
     nan = np.full(B, np.nan)
     nanp = np.full((B, p), np.nan)
     return BatchStats(
-        k=np.zeros(B, int), beta=nanp.copy(), se=nanp.copy(), stat=nanp.copy(), pval=nanp.copy(),
-        ci_low=nanp.copy(), ci_high=nanp.copy(), vb=np.full((B, p, p), np.nan), tau2=nan.copy(), q=nan.copy(),
-        q_pval=nan.copy(), i2=nan.copy(), h2=nan.copy(), qm=nan.copy(), qm_pval=nan.copy(), s2w=nan.copy(),
-        ddf=nan.copy(), converged=np.zeros(B, bool), valid=np.zeros(B, bool),
+        k=np.zeros(B, int),
+        beta=nanp.copy(),
+        se=nanp.copy(),
+        stat=nanp.copy(),
+        pval=nanp.copy(),
+        ci_low=nanp.copy(),
+        ci_high=nanp.copy(),
+        vb=np.full((B, p, p), np.nan),
+        tau2=nan.copy(),
+        q=nan.copy(),
+        q_pval=nan.copy(),
+        i2=nan.copy(),
+        h2=nan.copy(),
+        qm=nan.copy(),
+        qm_pval=nan.copy(),
+        s2w=nan.copy(),
+        ddf=nan.copy(),
+        converged=np.zeros(B, bool),
+        valid=np.zeros(B, bool),
     )
 
 
@@ -313,7 +365,17 @@ def _fit_rows(spec: ModelSpec, y, v, X, m, method, test, tau2, btt) -> BatchStat
             X = np.take_along_axis(X, order[..., None], 1)
         w = None if w is None else w[order]
     with np.errstate(all="ignore"):
-        fit = fit_batch(y, v, X, mask=m, method=method, test=test, level=spec.level, tau2=tau2, weights=w,
-                        control=spec.control)
+        fit = fit_batch(
+            y,
+            v,
+            X,
+            mask=m,
+            method=method,
+            test=test,
+            level=spec.level,
+            tau2=tau2,
+            weights=w,
+            control=spec.control,
+        )
         st = summarise_fit(fit, btt, spec.level)
     return st

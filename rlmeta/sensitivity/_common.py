@@ -12,7 +12,9 @@ from ..meta import MetaResult
 __all__ = ["table_text", "frame_dict", "require_result", "require_intercept_only", "column_values"]
 
 
-def table_text(title: str, lines: list[str], frame: pd.DataFrame, *, max_rows: int = 40, digits: int = 4) -> str:
+def table_text(
+    title: str, lines: list[str], frame: pd.DataFrame, *, max_rows: int = 40, digits: int = 4
+) -> str:
     """``title``, a few header lines and the frame formatted as metafor prints tables."""
 
     def fmt(col: str, v):
@@ -57,7 +59,9 @@ def column_values(res: MetaResult, spec, what: str) -> np.ndarray:
     """Values of a column of the model's data (name) or a sequence of length k."""
     if isinstance(spec, str):
         if spec not in res.data.columns:
-            raise ModelError(f"{what}: column {spec!r} not found in the model's data (columns: {list(res.data.columns)})")
+            raise ModelError(
+                f"{what}: column {spec!r} not found in the model's data (columns: {list(res.data.columns)})"
+            )
         return res.data[spec].to_numpy()
     arr = np.asarray(spec)
     if arr.ndim != 1 or len(arr) != res.k:

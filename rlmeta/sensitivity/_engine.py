@@ -88,8 +88,12 @@ def progress_bar(total: int, description: str, *, quiet: bool = False):
     )
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
     ) as prog:
         tid = prog.add_task(description, total=total)
         yield lambda n=1: prog.advance(tid, n)
@@ -101,7 +105,9 @@ def _client(engine):
     try:
         from dask.distributed import Client, get_client
     except ImportError as exc:  # pragma: no cover - dask is an optional dependency
-        raise ConfigError("engine='dask' needs dask.distributed: pip install 'rlmeta[dask]'") from exc
+        raise ConfigError(
+            "engine='dask' needs dask.distributed: pip install 'rlmeta[dask]'"
+        ) from exc
     if not isinstance(engine, str):
         yield engine
         return

@@ -19,7 +19,13 @@ from ..errors import RlmetaError
 from ._batch import refit_stats
 from .influence import influence_arrays
 
-__all__ = ["OUTLIER_RULES", "DEPENDENCE_MODELS", "parse_outlier_rule", "fit_group", "dependence_available"]
+__all__ = [
+    "OUTLIER_RULES",
+    "DEPENDENCE_MODELS",
+    "parse_outlier_rule",
+    "fit_group",
+    "dependence_available",
+]
 
 #: Outlier rules understood by the specification curve (``rstudent>X`` for any X).
 OUTLIER_RULES = ("none", "rstudent>2.5", "influential")
@@ -40,7 +46,9 @@ def parse_outlier_rule(rule) -> tuple[str, float]:
         return "rstudent", float(m.group(1))
     from ..errors import ConfigError
 
-    raise ConfigError(f"unknown outlier rule {rule!r}; use 'none', 'influential' or 'rstudent>X' (e.g. 'rstudent>2.5')")
+    raise ConfigError(
+        f"unknown outlier rule {rule!r}; use 'none', 'influential' or 'rstudent>X' (e.g. 'rstudent>2.5')"
+    )
 
 
 def dependence_available(kind: str) -> str | None:
@@ -61,8 +69,11 @@ def dependence_available(kind: str) -> str | None:
 def _extract(obj) -> tuple[float, float, float, float, float]:
     """estimate, se, pval, ci_low, ci_high of the intercept of any rlmeta model result."""
     tab = obj.to_frame()
-    row = tab[tab["term"] == "intercept"].iloc[0] if "term" in tab.columns and (tab["term"] == "intercept").any() \
+    row = (
+        tab[tab["term"] == "intercept"].iloc[0]
+        if "term" in tab.columns and (tab["term"] == "intercept").any()
         else tab.iloc[0]
+    )
     return tuple(float(row[c]) for c in ("estimate", "se", "pval", "ci_low", "ci_high"))
 
 
@@ -94,7 +105,10 @@ def fit_group(shared: dict, task: tuple) -> dict:
     F, k = fm.shape
     R, D = len(rules), len(deps)
     shape = (F, R, D)
-    out = {c: np.full(shape, np.nan) for c in ("estimate", "se", "ci_low", "ci_high", "pval", "tau2", "i2")}
+    out = {
+        c: np.full(shape, np.nan)
+        for c in ("estimate", "se", "ci_low", "ci_high", "pval", "tau2", "i2")
+    }
     out["k"] = np.zeros(shape, dtype=int)
     out["status"] = np.full(shape, "ok", dtype=object)
     masks = np.zeros((F, R, k), dtype=bool)
@@ -106,7 +120,11 @@ def fit_group(shared: dict, task: tuple) -> dict:
         else:
             if a is None:  # one batched case-deletion pass serves every outlier rule
                 a = influence_arrays(spec, base=fm, method=method, test=test)
-            drop = a["influential"] if kind == "influential" else np.nan_to_num(np.abs(a["rstudent"])) > thr
+            drop = (
+                a["influential"]
+                if kind == "influential"
+                else np.nan_to_num(np.abs(a["rstudent"])) > thr
+            )
             m = fm & ~drop
         masks[:, r] = m
         st = refit_stats(spec, mask=m, method=method, test=test)
@@ -124,8 +142,15 @@ def fit_group(shared: dict, task: tuple) -> dict:
             out["tau2"][:, r, d] = st.tau2
             out["i2"][:, r, d] = st.i2
             few = ~(enough & (kk >= min_k))
-            out["status"][:, r, d] = np.where(few, f"too few effects (k < {min_k})", np.where(
-                st.valid, "ok", np.where(st.converged, "could not be fitted", "tau2 did not converge")))
+            out["status"][:, r, d] = np.where(
+                few,
+                f"too few effects (k < {min_k})",
+                np.where(
+                    st.valid,
+                    "ok",
+                    np.where(st.converged, "could not be fitted", "tau2 did not converge"),
+                ),
+            )
             bad = ~ok
             for c in ("estimate", "se", "ci_low", "ci_high", "pval", "tau2", "i2"):
                 out[c][bad, r, d] = np.nan
@@ -141,8 +166,15 @@ def fit_group(shared: dict, task: tuple) -> dict:
                     out["status"][f, r, d] = reason
                     continue
                 try:
-                    vals = _fit_dependence(dep, es["frame"].loc[m[f]], method, test, level, shared["cluster"],
-                                           shared["random"])
+                    vals = _fit_dependence(
+                        dep,
+                        es["frame"].loc[m[f]],
+                        method,
+                        test,
+                        level,
+                        shared["cluster"],
+                        shared["random"],
+                    )
                 except (RlmetaError, ValueError, ImportError) as exc:
                     out["status"][f, r, d] = f"failed: {exc}"
                     continue

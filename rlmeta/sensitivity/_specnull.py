@@ -76,26 +76,44 @@ class CurveNullTest(ResultMixin):
     seed: int | None
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"statistic": list(self.observed), "observed": list(self.observed.values()),
-                             "pval": [self.pval[k] for k in self.observed]})
+        return pd.DataFrame(
+            {
+                "statistic": list(self.observed),
+                "observed": list(self.observed.values()),
+                "pval": [self.pval[k] for k in self.observed],
+            }
+        )
 
     def to_dict(self) -> dict:
-        return jsonable({"kind": self.kind, "n_iter": self.n_iter, "n_specs": self.n_specs,
-                         "direction": self.direction, "observed": self.observed, "pval": self.pval,
-                         "unit": self.unit, "seed": self.seed})
+        return jsonable(
+            {
+                "kind": self.kind,
+                "n_iter": self.n_iter,
+                "n_specs": self.n_specs,
+                "direction": self.direction,
+                "observed": self.observed,
+                "pval": self.pval,
+                "unit": self.unit,
+                "seed": self.seed,
+            }
+        )
 
     def summary(self) -> str:
         o, p = self.observed, self.pval
-        return "\n".join([
-            f"Specification-curve test under the null ({self.kind}, {self.n_iter} curves, resampling {self.unit}; "
-            f"{self.n_specs} specifications; direction {'+' if self.direction > 0 else '-'})",
-            f"median estimate      {o['median']:.4f}   p = {fmt_p(p['median'])}",
-            f"share significant    {o['share_significant']:.4f}   p = {fmt_p(p['share_significant'])}",
-            f"Stouffer's Z         {o['stouffer_z']:.4f}   p = {fmt_p(p['stouffer_z'])}",
-        ])
+        return "\n".join(
+            [
+                f"Specification-curve test under the null ({self.kind}, {self.n_iter} curves, resampling {self.unit}; "
+                f"{self.n_specs} specifications; direction {'+' if self.direction > 0 else '-'})",
+                f"median estimate      {o['median']:.4f}   p = {fmt_p(p['median'])}",
+                f"share significant    {o['share_significant']:.4f}   p = {fmt_p(p['share_significant'])}",
+                f"Stouffer's Z         {o['stouffer_z']:.4f}   p = {fmt_p(p['stouffer_z'])}",
+            ]
+        )
 
 
-def curve_stats(est: np.ndarray, pval: np.ndarray, sig: np.ndarray, direction: int) -> dict[str, np.ndarray]:
+def curve_stats(
+    est: np.ndarray, pval: np.ndarray, sig: np.ndarray, direction: int
+) -> dict[str, np.ndarray]:
     """Median, share significant in ``direction`` and Stouffer's Z per curve (rows)."""
     est = np.atleast_2d(est)
     pval = np.atleast_2d(pval)
@@ -135,7 +153,12 @@ def null_chunk(shared: dict, task: tuple) -> dict:
                 rows = np.repeat(np.arange(spec.k), rep[b])
                 idx[b, : len(rows)] = rows
                 valid[b, : len(rows)] = True
-            sub = replace(spec, yi=np.zeros(idx.shape[1]), vi=np.ones(idx.shape[1]), X=np.ones((idx.shape[1], 1)))
+            sub = replace(
+                spec,
+                yi=np.zeros(idx.shape[1]),
+                vi=np.ones(idx.shape[1]),
+                X=np.ones((idx.shape[1], 1)),
+            )
         for g in es["groups"]:
             masks, theta, cols = g["masks"], g["theta"], g["cols"]  # (S, k), (S,), (S,)
             S = len(theta)
@@ -143,14 +166,25 @@ def null_chunk(shared: dict, task: tuple) -> dict:
                 y = spec.yi[idx][:, None, :] - theta[None, :, None]  # (n, S, K)
                 v = np.broadcast_to(spec.vi[idx][:, None, :], y.shape)
                 m = masks[:, idx].transpose(1, 0, 2) & valid[:, None, :]
-                st = refit_stats(sub, y=y.reshape(n * S, -1), v=v.reshape(n * S, -1), mask=m.reshape(n * S, -1),
-                                 method=g["method"], test=g["test"])
+                st = refit_stats(
+                    sub,
+                    y=y.reshape(n * S, -1),
+                    v=v.reshape(n * S, -1),
+                    mask=m.reshape(n * S, -1),
+                    method=g["method"],
+                    test=g["test"],
+                )
             else:
                 yf = spec.yi[None, :] * flips[:, units]  # (n, k)
                 y = np.broadcast_to(yf[:, None, :], (n, S, spec.k))
                 m = np.broadcast_to(masks[None], (n, S, spec.k))
-                st = refit_stats(spec, y=y.reshape(n * S, -1), mask=m.reshape(n * S, -1), method=g["method"],
-                                 test=g["test"])
+                st = refit_stats(
+                    spec,
+                    y=y.reshape(n * S, -1),
+                    mask=m.reshape(n * S, -1),
+                    method=g["method"],
+                    test=g["test"],
+                )
             est[:, cols] = st.beta[:, 0].reshape(n, S)
             pv[:, cols] = st.pval[:, 0].reshape(n, S)
     return {"estimate": est, "pval": pv}

@@ -73,8 +73,15 @@ class GoshResult(ResultMixin):
         return self.frame.copy()
 
     def to_dict(self) -> dict:
-        meta = {"exact": self.exact, "n_subsets": len(self.frame), "n_possible": self.n_possible,
-                "method": self.method, "test": self.test, "seed": self.seed, "labels": self.labels}
+        meta = {
+            "exact": self.exact,
+            "n_subsets": len(self.frame),
+            "n_possible": self.n_possible,
+            "method": self.method,
+            "test": self.test,
+            "seed": self.seed,
+            "labels": self.labels,
+        }
         return frame_dict(meta, self.frame)
 
     def membership_frame(self) -> pd.DataFrame:
@@ -87,10 +94,15 @@ class GoshResult(ResultMixin):
         if (f["cluster"] < 0).all():
             raise ModelError("the GOSH cloud was not clustered; call gosh(..., cluster=True)")
         g = f.groupby("cluster")
-        return pd.DataFrame({
-            "n_subsets": g.size(), "mean_estimate": g["estimate"].mean(), "median_estimate": g["estimate"].median(),
-            "mean_i2": g["i2"].mean(), "median_i2": g["i2"].median(),
-        }).reset_index()
+        return pd.DataFrame(
+            {
+                "n_subsets": g.size(),
+                "mean_estimate": g["estimate"].mean(),
+                "median_estimate": g["estimate"].median(),
+                "mean_i2": g["i2"].mean(),
+                "median_i2": g["i2"].median(),
+            }
+        ).reset_index()
 
     def effect_influence(self) -> pd.DataFrame:
         """How over-represented each effect is in each cluster.
@@ -109,7 +121,9 @@ class GoshResult(ResultMixin):
             share = self.membership[sel].mean(0)
             for lab, s, o in zip(self.labels, share, overall):
                 rows.append((lab, int(c), float(s), float(o), float(s / o) if o > 0 else np.nan))
-        return pd.DataFrame(rows, columns=["label", "cluster", "share_in_cluster", "share_overall", "ratio"])
+        return pd.DataFrame(
+            rows, columns=["label", "cluster", "share_in_cluster", "share_overall", "ratio"]
+        )
 
     def summary(self) -> str:
         f = self.frame
@@ -150,7 +164,13 @@ def _gosh_chunk(shared: dict, task: tuple) -> dict:
         mask = u <= thresh[:, None]
     st = refit_stats(spec, mask=mask)
     out = {
-        "mask": mask, "k": mask.sum(1), "beta": st.beta, "se": st.se[:, 0], "q": st.q, "i2": st.i2, "h2": st.h2,
+        "mask": mask,
+        "k": mask.sum(1),
+        "beta": st.beta,
+        "se": st.se[:, 0],
+        "q": st.q,
+        "i2": st.i2,
+        "h2": st.h2,
         "tau2": st.tau2,
     }
     if shared["dl_fast"]:
@@ -241,21 +261,42 @@ def gosh(
         slices = chunk_slices(n, chunk_size)
         seeds = spawn_seeds(child_subsets, len(slices))
         tasks = [("random", s.stop - s.start, sd) for s, sd in zip(slices, seeds)]
-    shared = {"spec": spec, "dl_fast": spec.method == "DL" and spec.intercept_only and spec.weights is None}
-    parts = map_chunks(_gosh_chunk, shared, tasks, engine=engine, description="GOSH subsets", quiet=quiet)
+    shared = {
+        "spec": spec,
+        "dl_fast": spec.method == "DL" and spec.intercept_only and spec.weights is None,
+    }
+    parts = map_chunks(
+        _gosh_chunk, shared, tasks, engine=engine, description="GOSH subsets", quiet=quiet
+    )
     cat = {key: np.concatenate([pt[key] for pt in parts]) for key in parts[0]}
     order = np.argsort(cat["k"], kind="stable") if not exact else np.arange(len(cat["k"]))
     cat = {key: val[order] for key, val in cat.items()}
-    frame = pd.DataFrame({
-        "estimate": cat["beta"][:, 0], "se": cat["se"], "i2": cat["i2"], "tau2": cat["tau2"], "q": cat["q"],
-        "k": cat["k"].astype(int), "cluster": -1, "h2": cat["h2"],
-    })
+    frame = pd.DataFrame(
+        {
+            "estimate": cat["beta"][:, 0],
+            "se": cat["se"],
+            "i2": cat["i2"],
+            "tau2": cat["tau2"],
+            "q": cat["q"],
+            "k": cat["k"].astype(int),
+            "cluster": -1,
+            "h2": cat["h2"],
+        }
+    )
     for j, t in enumerate(res.terms[1:], start=1):
         frame[f"coef_{t}"] = cat["beta"][:, j]
     if cluster:
         frame["cluster"] = _cluster(frame, cluster, n_clusters, child_cluster)
-    return GoshResult(frame, cat["mask"], list(res.labels), exact, n_possible, spec.method, spec.test,
-                      None if seed is None else int(seed) if np.isscalar(seed) else None)
+    return GoshResult(
+        frame,
+        cat["mask"],
+        list(res.labels),
+        exact,
+        n_possible,
+        spec.method,
+        spec.test,
+        None if seed is None else int(seed) if np.isscalar(seed) else None,
+    )
 
 
 def _cluster(frame: pd.DataFrame, how, n_clusters, seed_seq) -> np.ndarray:
@@ -274,7 +315,11 @@ def _cluster(frame: pd.DataFrame, how, n_clusters, seed_seq) -> np.ndarray:
     z = sc.transform(pts[ok])
     # fit on at most 50,000 points, then assign every point
     rng = np.random.default_rng(seed_seq)
-    fit_idx = rng.choice(len(z), size=min(len(z), 50_000), replace=False) if len(z) > 50_000 else slice(None)
+    fit_idx = (
+        rng.choice(len(z), size=min(len(z), 50_000), replace=False)
+        if len(z) > 50_000
+        else slice(None)
+    )
     if method == "kmeans":
         from sklearn.cluster import KMeans
 
@@ -285,7 +330,10 @@ def _cluster(frame: pd.DataFrame, how, n_clusters, seed_seq) -> np.ndarray:
         if n_clusters:
             model = GaussianMixture(n_components=n_clusters, random_state=rs).fit(z[fit_idx])
         else:
-            fits = [GaussianMixture(n_components=c, random_state=rs).fit(z[fit_idx]) for c in range(1, 6)]
+            fits = [
+                GaussianMixture(n_components=c, random_state=rs).fit(z[fit_idx])
+                for c in range(1, 6)
+            ]
             model = min(fits, key=lambda m: m.bic(z[fit_idx]))
     labels[ok] = model.predict(z)
     return labels

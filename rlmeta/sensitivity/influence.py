@@ -53,8 +53,15 @@ def _inv(S: np.ndarray) -> np.ndarray:
         return out
 
 
-def influence_arrays(res: MetaResult, base: np.ndarray | None = None, *, y: np.ndarray | None = None,
-                     v: np.ndarray | None = None, method: str | None = None, test: str | None = None) -> dict:
+def influence_arrays(
+    res: MetaResult,
+    base: np.ndarray | None = None,
+    *,
+    y: np.ndarray | None = None,
+    v: np.ndarray | None = None,
+    method: str | None = None,
+    test: str | None = None,
+) -> dict:
     """Case-deletion diagnostics for ``S`` base models at once.
 
     Parameters
@@ -118,7 +125,9 @@ def influence_arrays(res: MetaResult, base: np.ndarray | None = None, *, y: np.n
 
     if aw is None:
         with np.errstate(invalid="ignore", divide="ignore"):
-            dffits = (pred_full[s_idx, i_idx] - delpred) / np.sqrt(loo.s2w * hat[s_idx, i_idx] * (t_del + vi_b))
+            dffits = (pred_full[s_idx, i_idx] - delpred) / np.sqrt(
+                loo.s2w * hat[s_idx, i_idx] * (t_del + vi_b)
+            )
         wdel = base[s_idx] / (vv[s_idx] + t_del[:, None])
         vb_del = _inv(np.einsum("bk,kp,kq->bpq", wdel, X, X, optimize=True))
     else:
@@ -129,7 +138,8 @@ def influence_arrays(res: MetaResult, base: np.ndarray | None = None, *, y: np.n
         vb_del = Ss @ (M1[s_idx] + t_del[:, None, None] * M0[s_idx]) @ Ss
         with np.errstate(invalid="ignore", divide="ignore"):
             dffits = (pred_full[s_idx, i_idx] - delpred) / np.sqrt(
-                loo.s2w * np.einsum("bp,bpq,bq->b", Xi, vb_del, Xi))
+                loo.s2w * np.einsum("bp,bpq,bq->b", Xi, vb_del, Xi)
+            )
     dfb = full.beta[s_idx] - loo.beta
     with np.errstate(invalid="ignore", divide="ignore"):
         dfbetas = dfb / np.sqrt(loo.s2w[:, None] * np.diagonal(vb_del, axis1=1, axis2=2))
@@ -200,7 +210,10 @@ class InfluenceResult(ResultMixin):
         return self.frame.copy()
 
     def to_dict(self) -> dict:
-        return frame_dict({"terms": self.terms, "k": self.k, "p": self.p, "thresholds": self.thresholds}, self.frame)
+        return frame_dict(
+            {"terms": self.terms, "k": self.k, "p": self.p, "thresholds": self.thresholds},
+            self.frame,
+        )
 
     @property
     def influential_labels(self) -> list[str]:
@@ -211,8 +224,10 @@ class InfluenceResult(ResultMixin):
         th = self.thresholds
         return table_text(
             "Influence diagnostics (Viechtbauer & Cheung 2010)",
-            [f"influential (*) if |dffits| > {th['dffits']:.4f}, Cook's D > {th['cooks_d']:.4f}, "
-             f"hat > {th['hat']:.4f} or any |dfbetas| > 1; flagged: {len(self.influential_labels)}"],
+            [
+                f"influential (*) if |dffits| > {th['dffits']:.4f}, Cook's D > {th['cooks_d']:.4f}, "
+                f"hat > {th['hat']:.4f} or any |dfbetas| > 1; flagged: {len(self.influential_labels)}"
+            ],
             self.frame,
         )
 
@@ -273,16 +288,34 @@ def influence(res: MetaResult) -> InfluenceResult:
     if res.k == 1:
         raise ModelError("influence() needs at least two effects (k = 1)")
     a = influence_arrays(res)
-    frame = pd.DataFrame({
-        "label": list(res.labels),
-        **{c: a[c][0] for c in ("rstudent", "dffits", "cooks_d", "cov_r", "tau2_del", "qe_del", "hat", "weight")},
-        "influential": a["influential"][0],
-    })
+    frame = pd.DataFrame(
+        {
+            "label": list(res.labels),
+            **{
+                c: a[c][0]
+                for c in (
+                    "rstudent",
+                    "dffits",
+                    "cooks_d",
+                    "cov_r",
+                    "tau2_del",
+                    "qe_del",
+                    "hat",
+                    "weight",
+                )
+            },
+            "influential": a["influential"][0],
+        }
+    )
     for j, t in enumerate(res.terms):
         frame[f"dfbetas_{t}"] = a["dfbetas"][0, :, j]
     k, p = res.k, res.p
-    th = {"dffits": 3 * np.sqrt(p / (k - p)) if k > p else np.nan, "cooks_d": float(stats.chi2.ppf(0.5, p)),
-          "hat": 3 * p / k, "dfbetas": 1.0}
+    th = {
+        "dffits": 3 * np.sqrt(p / (k - p)) if k > p else np.nan,
+        "cooks_d": float(stats.chi2.ppf(0.5, p)),
+        "hat": 3 * p / k,
+        "dfbetas": 1.0,
+    }
     return InfluenceResult(frame, list(res.terms), k, p, th)
 
 

@@ -19,9 +19,37 @@ from ._common import column_values, frame_dict, require_intercept_only, require_
 
 __all__ = ["leave_one_out", "cumulative", "LeaveOneOutResult", "CumulativeResult"]
 
-LOO_COLUMNS = ["left_out", "k", "estimate", "se", "stat", "pval", "ci_low", "ci_high", "q", "q_pval", "tau2", "i2", "h2"]
-CUMUL_COLUMNS = ["label", "order_value", "k", "estimate", "se", "ci_low", "ci_high", "pval", "q", "tau2", "i2", "stat",
-                 "q_pval", "h2"]
+LOO_COLUMNS = [
+    "left_out",
+    "k",
+    "estimate",
+    "se",
+    "stat",
+    "pval",
+    "ci_low",
+    "ci_high",
+    "q",
+    "q_pval",
+    "tau2",
+    "i2",
+    "h2",
+]
+CUMUL_COLUMNS = [
+    "label",
+    "order_value",
+    "k",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "pval",
+    "q",
+    "tau2",
+    "i2",
+    "stat",
+    "q_pval",
+    "h2",
+]
 
 
 @dataclass(frozen=True)
@@ -52,8 +80,16 @@ class LeaveOneOutResult(ResultMixin):
         return self.frame.copy()
 
     def to_dict(self) -> dict:
-        return frame_dict({"cluster": self.cluster, "method": self.method, "test": self.test, "level": self.level,
-                           "full_estimate": self.full_estimate}, self.frame)
+        return frame_dict(
+            {
+                "cluster": self.cluster,
+                "method": self.method,
+                "test": self.test,
+                "level": self.level,
+                "full_estimate": self.full_estimate,
+            },
+            self.frame,
+        )
 
     def most_influential(self) -> pd.Series:
         """The row whose removal moves the estimate most."""
@@ -94,13 +130,16 @@ class CumulativeResult(ResultMixin):
         return self.frame.copy()
 
     def to_dict(self) -> dict:
-        return frame_dict({"order": self.order, "method": self.method, "test": self.test, "level": self.level},
-                          self.frame)
+        return frame_dict(
+            {"order": self.order, "method": self.method, "test": self.test, "level": self.level},
+            self.frame,
+        )
 
     def summary(self) -> str:
         return table_text(
             f"Cumulative meta-analysis ordered by {self.order or 'data order'} ({self.method}, test = {self.test})",
-            [], self.frame,
+            [],
+            self.frame,
         )
 
 
@@ -173,7 +212,9 @@ def leave_one_out(res: MetaResult, cluster: str | np.ndarray | None = None) -> L
     return LeaveOneOutResult(frame, cname, res.method, res.test, res.level, float(res.beta.iloc[0]))
 
 
-def cumulative(res: MetaResult, order: str | np.ndarray | None = "year", *, decreasing: bool = False) -> CumulativeResult:
+def cumulative(
+    res: MetaResult, order: str | np.ndarray | None = "year", *, decreasing: bool = False
+) -> CumulativeResult:
     """Cumulative meta-analysis: add effects one at a time in the given order.
 
     Parameters
@@ -222,5 +263,7 @@ def cumulative(res: MetaResult, order: str | np.ndarray | None = "year", *, decr
     masks = pos[None, :] <= np.arange(res.k)[:, None]
     st = refit_stats(res, mask=masks)
     labels = [res.labels[i] for i in idx]
-    frame = pd.DataFrame({"label": labels, "order_value": ser.iloc[idx].to_numpy(), **_rows(st)})[CUMUL_COLUMNS]
+    frame = pd.DataFrame({"label": labels, "order_value": ser.iloc[idx].to_numpy(), **_rows(st)})[
+        CUMUL_COLUMNS
+    ]
     return CumulativeResult(frame, oname, res.method, res.test, res.level)

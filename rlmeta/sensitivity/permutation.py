@@ -85,14 +85,24 @@ class PermutationResult(ResultMixin):
         return self.frame.copy()
 
     def to_dict(self) -> dict:
-        meta = {"qm": self.qm, "qm_df": self.qm_df, "qm_pval": self.qm_pval, "n_perm": self.n_perm,
-                "exact": self.exact, "n_exact": self.n_exact, "kind": self.kind, "seed": self.seed}
+        meta = {
+            "qm": self.qm,
+            "qm_df": self.qm_df,
+            "qm_pval": self.qm_pval,
+            "n_perm": self.n_perm,
+            "exact": self.exact,
+            "n_exact": self.n_exact,
+            "kind": self.kind,
+            "seed": self.seed,
+        }
         return frame_dict(meta, self.frame, key="coefficients")
 
     def summary(self) -> str:
-        head = [f"{'Exact' if self.exact else 'Approximate'} permutation test ({self.kind}, {self.n_perm} "
-                f"permutations); omnibus QM(df = {self.qm_df}) = {self.qm:.4f}, permutation p-val = "
-                f"{fmt_p(self.qm_pval)}"]
+        head = [
+            f"{'Exact' if self.exact else 'Approximate'} permutation test ({self.kind}, {self.n_perm} "
+            f"permutations); omnibus QM(df = {self.qm_df}) = {self.qm:.4f}, permutation p-val = "
+            f"{fmt_p(self.qm_pval)}"
+        ]
         return table_text("Permutation test", head, self.frame)
 
 
@@ -111,7 +121,7 @@ def _multiset_permutations(labels: np.ndarray) -> np.ndarray:
         while a[j] <= a[i]:
             j -= 1
         a[i], a[j] = a[j], a[i]
-        a[i + 1:] = a[i + 1:][::-1]
+        a[i + 1 :] = a[i + 1 :][::-1]
         out.append(a.copy())
     return np.asarray(out, dtype=np.int64)
 
@@ -211,7 +221,9 @@ def permutation_test(
         qm_df = res.qm_df
     use_exact = bool(exact) or (exact is None and n_exact <= n)
     if use_exact and n_exact > _MAX_EXACT:
-        raise ModelError(f"an exact permutation test needs {n_exact:.3g} refits (limit {_MAX_EXACT}); use exact=False")
+        raise ModelError(
+            f"an exact permutation test needs {n_exact:.3g} refits (limit {_MAX_EXACT}); use exact=False"
+        )
     shared = {"spec": spec}
     if use_exact:
         total = int(n_exact)
@@ -229,7 +241,9 @@ def permutation_test(
         seeds = spawn_seeds(seed, len(slices))
         tag = "flip_random" if kind == "sign-flip" else "rows_random"
         tasks = [(tag, s.stop - s.start, sd) for s, sd in zip(slices, seeds)]
-    parts = map_chunks(_perm_chunk, shared, tasks, engine=engine, description="permutations", quiet=quiet)
+    parts = map_chunks(
+        _perm_chunk, shared, tasks, engine=engine, description="permutations", quiet=quiet
+    )
     beta = np.concatenate([pt["beta"] for pt in parts])
     stat = np.concatenate([pt["stat"] for pt in parts])
     qm = np.concatenate([pt["qm"] for pt in parts])
@@ -245,5 +259,17 @@ def permutation_test(
         qm_p = float(((qm >= qm_obs - _COMPTOL) & ok_q).sum() / ok_q.sum())
     frame = tab[["term", "estimate", "se", "stat", "pval"]].copy()
     frame["perm_pval"] = perm_p
-    return PermutationResult(frame, qm_obs, qm_df, qm_p, total, use_exact, n_exact, kind, beta, stat, qm,
-                             None if seed is None else int(seed) if np.isscalar(seed) else None)
+    return PermutationResult(
+        frame,
+        qm_obs,
+        qm_df,
+        qm_p,
+        total,
+        use_exact,
+        n_exact,
+        kind,
+        beta,
+        stat,
+        qm,
+        None if seed is None else int(seed) if np.isscalar(seed) else None,
+    )

@@ -103,21 +103,35 @@ class SpecCurveResult(ResultMixin):
         rows = []
         for ch in self.choices:
             for opt, g in f.groupby(ch, dropna=False, sort=False):
-                rows.append({"choice": ch, "option": opt, "n_specs": len(g), "median_estimate": g["estimate"].median(),
-                             "share_positive": (g["estimate"] > 0).mean(), "share_significant": g["significant"].mean()})
+                rows.append(
+                    {
+                        "choice": ch,
+                        "option": opt,
+                        "n_specs": len(g),
+                        "median_estimate": g["estimate"].median(),
+                        "share_positive": (g["estimate"] > 0).mean(),
+                        "share_significant": g["significant"].mean(),
+                    }
+                )
         return pd.DataFrame(rows)
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame.copy()
 
     def to_dict(self) -> dict:
-        out = {"n_specs": self.n_specs, "n_fitted": len(self.fitted), "level": self.level,
-               "median_estimate": self.median_estimate, "share_positive": self.share_positive,
-               "share_significant": self.share_significant,
-               "share_positive_significant": self.share_positive_significant,
-               "share_negative_significant": self.share_negative_significant,
-               "choices": self.choices, "specifications": self.frame,
-               "null_test": None if self.null_test is None else self.null_test.to_dict()}
+        out = {
+            "n_specs": self.n_specs,
+            "n_fitted": len(self.fitted),
+            "level": self.level,
+            "median_estimate": self.median_estimate,
+            "share_positive": self.share_positive,
+            "share_significant": self.share_significant,
+            "share_positive_significant": self.share_positive_significant,
+            "share_negative_significant": self.share_negative_significant,
+            "choices": self.choices,
+            "specifications": self.frame,
+            "null_test": None if self.null_test is None else self.null_test.to_dict(),
+        }
         return jsonable(out)
 
     def summary(self) -> str:
@@ -133,12 +147,23 @@ class SpecCurveResult(ResultMixin):
             lines.append(f"not fitted ({n}): {reason}")
         if self.null_test is not None:
             lines += ["", self.null_test.summary()]
-        lines += ["", self.choice_summary().to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+        lines += [
+            "",
+            self.choice_summary().to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+        ]
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ inference
-    def test_null(self, n_boot: int = 500, *, kind: str = "bootstrap", seed: int | None = 0,
-                  chunk_size: int = 25, engine="local", quiet: bool = False) -> CurveNullTest:
+    def test_null(
+        self,
+        n_boot: int = 500,
+        *,
+        kind: str = "bootstrap",
+        seed: int | None = 0,
+        chunk_size: int = 25,
+        engine="local",
+        quiet: bool = False,
+    ) -> CurveNullTest:
         """Test the whole curve against curves simulated under the null.
 
         Parameters
@@ -160,7 +185,9 @@ class SpecCurveResult(ResultMixin):
             :mod:`rlmeta.sensitivity._specnull` for the exact procedure.
         """
         if kind not in ("bootstrap", "sign-flip"):
-            raise ConfigError(f"value for `kind` must be one of ['bootstrap', 'sign-flip'], but {kind!r} was passed")
+            raise ConfigError(
+                f"value for `kind` must be one of ['bootstrap', 'sign-flip'], but {kind!r} was passed"
+            )
         plan = self._plan
         f = self.frame
         use = (f["status"] == "ok").to_numpy() & plan["batched"]
@@ -182,16 +209,30 @@ class SpecCurveResult(ResultMixin):
                 ids = np.asarray([i for i in ids if use[i]], dtype=int)
                 if not len(ids):
                     continue
-                groups.append({"method": method, "test": test, "masks": np.stack([plan["masks"][i] for i in ids]),
-                               "theta": est_obs[cols_of[ids]] if kind == "bootstrap" else np.zeros(len(ids)),
-                               "cols": cols_of[ids]})
+                groups.append(
+                    {
+                        "method": method,
+                        "test": test,
+                        "masks": np.stack([plan["masks"][i] for i in ids]),
+                        "theta": est_obs[cols_of[ids]]
+                        if kind == "bootstrap"
+                        else np.zeros(len(ids)),
+                        "cols": cols_of[ids],
+                    }
+                )
             if groups:
                 sets.append({"spec": es["spec"], "units": es["units"], "groups": groups})
         shared = {"sets": sets, "n_units": plan["n_units"], "kind": kind, "n_specs": int(use.sum())}
         slices = chunk_slices(int(n_boot), chunk_size)
         seeds = spawn_seeds(seed, len(slices))
-        parts = map_chunks(null_chunk, shared, [(s.stop - s.start, sd) for s, sd in zip(slices, seeds)],
-                           engine=engine, description=f"null curves ({kind})", quiet=quiet)
+        parts = map_chunks(
+            null_chunk,
+            shared,
+            [(s.stop - s.start, sd) for s, sd in zip(slices, seeds)],
+            engine=engine,
+            description=f"null curves ({kind})",
+            quiet=quiet,
+        )
         est = np.concatenate([pt["estimate"] for pt in parts])
         pv = np.concatenate([pt["pval"] for pt in parts])
         obs = curve_stats(est_obs, p_obs, p_obs < alpha, direction)
@@ -208,8 +249,18 @@ class SpecCurveResult(ResultMixin):
             "share_significant": share(null["share_significant"] >= observed["share_significant"]),
             "stouffer_z": share(null["stouffer_z"] >= observed["stouffer_z"]),
         }
-        return CurveNullTest(kind, int(n_boot), int(use.sum()), direction, observed, pvals, pd.DataFrame(null),
-                             np.sort(est, axis=1), plan["unit"], None if seed is None else int(seed))
+        return CurveNullTest(
+            kind,
+            int(n_boot),
+            int(use.sum()),
+            direction,
+            observed,
+            pvals,
+            pd.DataFrame(null),
+            np.sort(est, axis=1),
+            plan["unit"],
+            None if seed is None else int(seed),
+        )
 
 
 # --------------------------------------------------------------------------- choices
@@ -219,7 +270,9 @@ def _option_label(opt) -> str:
     if callable(opt):
         return getattr(opt, "__name__", "custom")
     if isinstance(opt, list | tuple | set | frozenset):
-        return "|".join(str(o) for o in (sorted(opt, key=str) if isinstance(opt, set | frozenset) else opt))
+        return "|".join(
+            str(o) for o in (sorted(opt, key=str) if isinstance(opt, set | frozenset) else opt)
+        )
     return str(opt)
 
 
@@ -229,7 +282,9 @@ def _filter_mask(frame: pd.DataFrame, col: str, opt) -> np.ndarray:
     if callable(opt):
         m = np.asarray(opt(frame), bool)
         if m.shape != (len(frame),):
-            raise ConfigError(f"filter for {col!r} must return {len(frame)} booleans, got shape {m.shape}")
+            raise ConfigError(
+                f"filter for {col!r} must return {len(frame)} booleans, got shape {m.shape}"
+            )
         return m
     vals = frame[col]
     if isinstance(opt, list | tuple | set | frozenset):
@@ -237,7 +292,9 @@ def _filter_mask(frame: pd.DataFrame, col: str, opt) -> np.ndarray:
     return (vals == opt).fillna(False).to_numpy(bool)
 
 
-def _normalise_choices(choices: Mapping, data: pd.DataFrame) -> tuple[list[str], dict[str, list], dict[str, list]]:
+def _normalise_choices(
+    choices: Mapping, data: pd.DataFrame
+) -> tuple[list[str], dict[str, list], dict[str, list]]:
     """Choice names in order, option values and option labels."""
     names, values, labels = [], {}, {}
     for name, opts in choices.items():
@@ -366,7 +423,9 @@ def specification_curve(
         else:
             measures = ["RD"]
     if measures is not None:
-        effect_sets = [(m, r) for m in measures for r in (rhos if str(m).upper() == "RD" else [None])]
+        effect_sets = [
+            (m, r) for m in measures for r in (rhos if str(m).upper() == "RD" else [None])
+        ]
     ek = dict(effect_kwargs or {})
     eff_frames = []
     for m, r in effect_sets:
@@ -377,7 +436,9 @@ def specification_curve(
             if r is not None:
                 kw["rho"] = float(r)
             fr = effect_sizes(raw, measure=m, **kw)
-        fr = fr[np.isfinite(fr["yi"].to_numpy(float)) & np.isfinite(fr["vi"].to_numpy(float))].reset_index(drop=True)
+        fr = fr[
+            np.isfinite(fr["yi"].to_numpy(float)) & np.isfinite(fr["vi"].to_numpy(float))
+        ].reset_index(drop=True)
         eff_frames.append(fr)
     # resampling units shared by all effect sets
     unit_col = cluster if (cluster is not None and cluster in raw.columns) else None
@@ -389,7 +450,9 @@ def specification_curve(
     methods = [str(m) for m in values.get("method", ["REML"])]
     for m in methods:
         if m not in FIXED_METHODS + TAU2_METHODS:
-            raise ConfigError(f"unknown method {m!r}; expected one of {', '.join(FIXED_METHODS + TAU2_METHODS)}")
+            raise ConfigError(
+                f"unknown method {m!r}; expected one of {', '.join(FIXED_METHODS + TAU2_METHODS)}"
+            )
     tests = [str(t) for t in values.get("test", ["z"])]
     for t in tests:
         if t not in TESTS:
@@ -398,17 +461,31 @@ def specification_curve(
     deps = [str(d) for d in values.get("dependence", ["independent"])]
     for d in deps:
         if d not in DEPENDENCE_MODELS:
-            raise ConfigError(f"unknown dependence model {d!r}; expected one of {list(DEPENDENCE_MODELS)}")
+            raise ConfigError(
+                f"unknown dependence model {d!r}; expected one of {list(DEPENDENCE_MODELS)}"
+            )
     con = Control.from_mapping(control)
     sets = []
     filter_masks = []
     for fr in eff_frames:
         k = len(fr)
         if k == 0:
-            raise ConfigError("an effect set is empty (no row yields this effect size); see rlmeta.drop_log()")
-        spec = ModelSpec(yi=fr["yi"].to_numpy(float), vi=fr["vi"].to_numpy(float), X=np.ones((k, 1)), weights=None,
-                         method="REML", test="z", level=level, btt=(0,), control=con, tau2_fixed_value=None,
-                         intercept_only=True)
+            raise ConfigError(
+                "an effect set is empty (no row yields this effect size); see rlmeta.drop_log()"
+            )
+        spec = ModelSpec(
+            yi=fr["yi"].to_numpy(float),
+            vi=fr["vi"].to_numpy(float),
+            X=np.ones((k, 1)),
+            weights=None,
+            method="REML",
+            test="z",
+            level=level,
+            btt=(0,),
+            control=con,
+            tau2_fixed_value=None,
+            intercept_only=True,
+        )
         sets.append({"spec": spec, "frame": fr, "units": codes[fr["_spec_row"].to_numpy()]})
         fm = np.ones((len(filter_combos), k), bool)
         for c, combo in enumerate(filter_combos):
@@ -416,10 +493,20 @@ def specification_curve(
                 fm[c] &= _filter_mask(fr, name, values[name][oi])
         filter_masks.append(fm)
     dep_reasons = {d: dependence_available(d) for d in deps}
-    shared = {"effect_sets": sets, "filter_masks": filter_masks, "rules": rules, "dependence": deps,
-              "min_k": int(min_k), "dep_reasons": dep_reasons, "cluster": cluster, "random": random}
+    shared = {
+        "effect_sets": sets,
+        "filter_masks": filter_masks,
+        "rules": rules,
+        "dependence": deps,
+        "min_k": int(min_k),
+        "dep_reasons": dep_reasons,
+        "cluster": cluster,
+        "random": random,
+    }
     tasks = [(e, m, t) for e in range(len(sets)) for m in methods for t in tests]
-    parts = map_chunks(fit_group, shared, tasks, engine=engine, description="specifications", quiet=quiet)
+    parts = map_chunks(
+        fit_group, shared, tasks, engine=engine, description="specifications", quiet=quiet
+    )
     results = dict(zip(tasks, parts))
     # ------------------------------------------------------------------ assemble in choice order
     rows, masks, batched, groups = [], [], [], {}
@@ -428,7 +515,11 @@ def specification_curve(
     es_index = {(m, r): i for i, (m, r) in enumerate(effect_sets)}
     for combo in itertools.product(*axes):
         pick = dict(zip(names, combo))
-        m = values["measure"][pick["measure"]] if "measure" in pick else (measures[0] if measures else None)
+        m = (
+            values["measure"][pick["measure"]]
+            if "measure" in pick
+            else (measures[0] if measures else None)
+        )
         if "rho" in pick:
             if str(m).upper() != "RD" and pick["rho"] != 0:
                 continue  # rho only matters for the paired risk difference
@@ -442,7 +533,10 @@ def specification_curve(
         di = pick.get("dependence", 0)
         fi = fidx[tuple(pick[n] for n in filter_names)]
         g = results[(e, str(meth), str(tst))]
-        row = {c: g[c][fi, ri, di] for c in ("estimate", "se", "ci_low", "ci_high", "pval", "k", "tau2", "i2", "status")}
+        row = {
+            c: g[c][fi, ri, di]
+            for c in ("estimate", "se", "ci_low", "ci_high", "pval", "k", "tau2", "i2", "status")
+        }
         for n in names:
             row[n] = labels[n][pick[n]]
         if "rho" in names and r is None:
@@ -455,14 +549,35 @@ def specification_curve(
     frame = pd.DataFrame(rows)
     frame.insert(0, "spec_id", np.arange(len(frame)))
     frame["significant"] = (frame["pval"] < 1 - level).fillna(False) & (frame["status"] == "ok")
-    order = ["spec_id", "estimate", "se", "ci_low", "ci_high", "pval", "k", "significant", *names, "tau2", "i2", "status"]
+    order = [
+        "spec_id",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "pval",
+        "k",
+        "significant",
+        *names,
+        "tau2",
+        "i2",
+        "status",
+    ]
     frame = frame[order]
     frame["rank"] = frame["estimate"].rank(method="first").astype("Int64")
-    plan = {"effect_sets": sets, "masks": masks, "batched": np.asarray(batched), "groups": groups,
-            "n_units": len(uniques), "unit": unit_col or "effect"}
+    plan = {
+        "effect_sets": sets,
+        "masks": masks,
+        "batched": np.asarray(batched),
+        "groups": groups,
+        "n_units": len(uniques),
+        "unit": unit_col or "effect",
+    }
     out_choices = {n: labels[n] for n in names}
     result = SpecCurveResult(frame, out_choices, level, None, plan)
     if n_boot:
-        result = replace(result, null_test=result.test_null(n_boot, kind=null, seed=seed, engine=engine, quiet=quiet))
+        result = replace(
+            result,
+            null_test=result.test_null(n_boot, kind=null, seed=seed, engine=engine, quiet=quiet),
+        )
     return result
-

@@ -24,8 +24,14 @@ from ._batch import ModelSpec, refit_stats
 from ._common import frame_dict, table_text
 from ._engine import chunk_slices, map_chunks
 
-__all__ = ["estimator_sweep", "pool_groups", "hyperparameter_sweep", "EstimatorSweepResult", "PooledGroupsResult",
-           "HyperparameterSweepResult"]
+__all__ = [
+    "estimator_sweep",
+    "pool_groups",
+    "hyperparameter_sweep",
+    "EstimatorSweepResult",
+    "PooledGroupsResult",
+    "HyperparameterSweepResult",
+]
 
 #: Estimators of the default sweep (GENQ needs user weights and is added when the model has them).
 SWEEP_METHODS = ("EE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM")
@@ -36,7 +42,9 @@ def _as_result(data, yi, vi, caller, **kw) -> MetaResult:
     if isinstance(data, MetaResult):
         return data
     if not isinstance(data, pd.DataFrame):
-        raise ModelError(f"{caller}() needs an effects DataFrame or a fitted model, got {type(data).__name__}")
+        raise ModelError(
+            f"{caller}() needs an effects DataFrame or a fitted model, got {type(data).__name__}"
+        )
     return meta_analysis(data, yi=yi, vi=vi, **kw)
 
 
@@ -70,13 +78,26 @@ class EstimatorSweepResult(ResultMixin):
     def summary(self) -> str:
         f = self.frame
         return table_text(
-            "Estimator sweep", [f"estimate range: {f['estimate'].min():.4f} to {f['estimate'].max():.4f}; "
-                                f"significant in {int((f['pval'] < 0.05).sum())} of {len(f)} rows"],
-            f[SWEEP_COLUMNS + (["term"] if "term" in f.columns else [])], max_rows=60)
+            "Estimator sweep",
+            [
+                f"estimate range: {f['estimate'].min():.4f} to {f['estimate'].max():.4f}; "
+                f"significant in {int((f['pval'] < 0.05).sum())} of {len(f)} rows"
+            ],
+            f[SWEEP_COLUMNS + (["term"] if "term" in f.columns else [])],
+            max_rows=60,
+        )
 
 
-def estimator_sweep(data, *, methods: Sequence[str] | None = None, tests: Sequence[str] = TESTS, yi: str = "yi",
-                    vi: str = "vi", mods: str | None = None, level: float = 0.95) -> EstimatorSweepResult:
+def estimator_sweep(
+    data,
+    *,
+    methods: Sequence[str] | None = None,
+    tests: Sequence[str] = TESTS,
+    yi: str = "yi",
+    vi: str = "vi",
+    mods: str | None = None,
+    level: float = 0.95,
+) -> EstimatorSweepResult:
     """Fit the model under every tau² estimator and test.
 
     Parameters
@@ -114,20 +135,43 @@ def estimator_sweep(data, *, methods: Sequence[str] | None = None, tests: Sequen
     rows = []
     for m in methods:
         if m not in FIXED_METHODS + TAU2_METHODS:
-            raise ModelError(f"unknown method {m!r}; expected one of {', '.join(FIXED_METHODS + TAU2_METHODS)}")
+            raise ModelError(
+                f"unknown method {m!r}; expected one of {', '.join(FIXED_METHODS + TAU2_METHODS)}"
+            )
         for t in tests:
             if t not in TESTS:
                 raise ModelError(f"unknown test {t!r}; expected one of {', '.join(TESTS)}")
             st = refit_stats(spec, method=m, test=t, tau2=None)
             tdist = t in ("t", "knha", "adhoc")
-            crit = stats.t.ppf(0.5 + res.level / 2, st.ddf[0]) if tdist else stats.norm.ppf(0.5 + res.level / 2)
+            crit = (
+                stats.t.ppf(0.5 + res.level / 2, st.ddf[0])
+                if tdist
+                else stats.norm.ppf(0.5 + res.level / 2)
+            )
             for j, term in enumerate(res.terms):
                 est, se = st.beta[0, j], st.se[0, j]
                 lo, hi = _pi(est, se, st.tau2[0], crit) if res.intercept_only else (np.nan, np.nan)
-                rows.append({"method": m, "test": t, "estimate": est, "se": se, "ci_low": st.ci_low[0, j],
-                             "ci_high": st.ci_high[0, j], "pval": st.pval[0, j], "tau2": st.tau2[0],
-                             "i2": st.i2[0], "stat": st.stat[0, j], "h2": st.h2[0], "q": st.q[0], "pi_low": lo,
-                             "pi_high": hi, "k": int(st.k[0]), "converged": bool(st.converged[0]), "term": term})
+                rows.append(
+                    {
+                        "method": m,
+                        "test": t,
+                        "estimate": est,
+                        "se": se,
+                        "ci_low": st.ci_low[0, j],
+                        "ci_high": st.ci_high[0, j],
+                        "pval": st.pval[0, j],
+                        "tau2": st.tau2[0],
+                        "i2": st.i2[0],
+                        "stat": st.stat[0, j],
+                        "h2": st.h2[0],
+                        "q": st.q[0],
+                        "pi_low": lo,
+                        "pi_high": hi,
+                        "k": int(st.k[0]),
+                        "converged": bool(st.converged[0]),
+                        "term": term,
+                    }
+                )
     frame = pd.DataFrame(rows)
     if res.intercept_only:
         frame = frame.drop(columns="term")
@@ -160,18 +204,47 @@ class PooledGroupsResult(ResultMixin):
         return frame_dict({"by": self.by, "method": self.method, "test": self.test}, self.frame)
 
     def summary(self) -> str:
-        return table_text(f"Pooled by {self.by} ({self.method}, test = {self.test})", [], self.frame)
+        return table_text(
+            f"Pooled by {self.by} ({self.method}, test = {self.test})", [], self.frame
+        )
 
 
 def _pool_chunk(shared: dict, task: slice) -> dict:
-    st = refit_stats(shared["spec"], mask=shared["masks"][task], method=shared["method"], test=shared["test"])
-    return {f: getattr(st, f) for f in ("k", "beta", "se", "stat", "pval", "ci_low", "ci_high", "tau2", "i2", "q",
-                                        "q_pval", "ddf")}
+    st = refit_stats(
+        shared["spec"], mask=shared["masks"][task], method=shared["method"], test=shared["test"]
+    )
+    return {
+        f: getattr(st, f)
+        for f in (
+            "k",
+            "beta",
+            "se",
+            "stat",
+            "pval",
+            "ci_low",
+            "ci_high",
+            "tau2",
+            "i2",
+            "q",
+            "q_pval",
+            "ddf",
+        )
+    }
 
 
-def pool_groups(data, by: str | Sequence[str], *, yi: str = "yi", vi: str = "vi", method: str = "REML",
-                test: str = "z", level: float = 0.95, chunk_size: int = 5_000, engine="local",
-                quiet: bool = False) -> PooledGroupsResult:
+def pool_groups(
+    data,
+    by: str | Sequence[str],
+    *,
+    yi: str = "yi",
+    vi: str = "vi",
+    method: str = "REML",
+    test: str = "z",
+    level: float = 0.95,
+    chunk_size: int = 5_000,
+    engine="local",
+    quiet: bool = False,
+) -> PooledGroupsResult:
     """Pool the effects of every group separately, all groups in one batched fit.
 
     Parameters
@@ -208,17 +281,28 @@ def pool_groups(data, by: str | Sequence[str], *, yi: str = "yi", vi: str = "vi"
     if missing:
         raise ModelError(f"pool_groups(): column(s) {missing} not found")
     keys = res.data[cols].astype(object).where(res.data[cols].notna(), None)
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys) if len(cols) > 1 else keys[cols[0]],
-                                  use_na_sentinel=False)
+    codes, uniques = pd.factorize(
+        pd.MultiIndex.from_frame(keys) if len(cols) > 1 else keys[cols[0]], use_na_sentinel=False
+    )
     masks = codes[None, :] == np.arange(len(uniques))[:, None]
     spec = ModelSpec.from_result(res)
     shared = {"spec": spec, "masks": masks, "method": method, "test": test}
-    parts = map_chunks(_pool_chunk, shared, chunk_slices(len(uniques), chunk_size), engine=engine,
-                       description="groups", quiet=quiet)
+    parts = map_chunks(
+        _pool_chunk,
+        shared,
+        chunk_slices(len(uniques), chunk_size),
+        engine=engine,
+        description="groups",
+        quiet=quiet,
+    )
     cat = {f: np.concatenate([pt[f] for pt in parts]) for f in parts[0]}
     tdist = test in ("t", "knha", "adhoc")
     with np.errstate(invalid="ignore"):
-        crit = stats.t.ppf(0.5 + level / 2, cat["ddf"]) if tdist else np.full(len(uniques), stats.norm.ppf(0.5 + level / 2))
+        crit = (
+            stats.t.ppf(0.5 + level / 2, cat["ddf"])
+            if tdist
+            else np.full(len(uniques), stats.norm.ppf(0.5 + level / 2))
+        )
         single = cat["k"] == 1
         crit = np.where(single, stats.norm.ppf(0.5 + level / 2), crit)
     est, se = cat["beta"][:, 0], cat["se"][:, 0]
@@ -227,11 +311,29 @@ def pool_groups(data, by: str | Sequence[str], *, yi: str = "yi", vi: str = "vi"
         gframe = pd.DataFrame(list(uniques), columns=cols)
     else:
         gframe = pd.DataFrame({cols[0]: list(uniques)})
-    frame = pd.concat([gframe, pd.DataFrame({
-        "k": cat["k"], "estimate": est, "se": se, "stat": cat["stat"][:, 0], "pval": cat["pval"][:, 0],
-        "ci_low": cat["ci_low"][:, 0], "ci_high": cat["ci_high"][:, 0], "pi_low": lo, "pi_high": hi,
-        "tau2": cat["tau2"], "i2": cat["i2"], "q": cat["q"], "q_pval": cat["q_pval"],
-    })], axis=1)
+    frame = pd.concat(
+        [
+            gframe,
+            pd.DataFrame(
+                {
+                    "k": cat["k"],
+                    "estimate": est,
+                    "se": se,
+                    "stat": cat["stat"][:, 0],
+                    "pval": cat["pval"][:, 0],
+                    "ci_low": cat["ci_low"][:, 0],
+                    "ci_high": cat["ci_high"][:, 0],
+                    "pi_low": lo,
+                    "pi_high": hi,
+                    "tau2": cat["tau2"],
+                    "i2": cat["i2"],
+                    "q": cat["q"],
+                    "q_pval": cat["q_pval"],
+                }
+            ),
+        ],
+        axis=1,
+    )
     return PooledGroupsResult(frame, by, method, test)
 
 
@@ -266,14 +368,25 @@ class HyperparameterSweepResult(ResultMixin):
         return self.bins.copy()
 
     def to_dict(self) -> dict:
-        return jsonable({"moderator": self.moderator, "n_dropped": self.n_dropped, "bins": self.bins,
-                         "curve": self.curve, "model": self.model.to_dict()})
+        return jsonable(
+            {
+                "moderator": self.moderator,
+                "n_dropped": self.n_dropped,
+                "bins": self.bins,
+                "curve": self.curve,
+                "model": self.model.to_dict(),
+            }
+        )
 
     def summary(self) -> str:
         coef = self.model.to_frame()
         slope = coef.iloc[1:]
-        lines = [f"meta-regression on {self.moderator}: " + "; ".join(
-            f"{r.term} = {r.estimate:.4f} (p = {r.pval:.4f})" for r in slope.itertuples())]
+        lines = [
+            f"meta-regression on {self.moderator}: "
+            + "; ".join(
+                f"{r.term} = {r.estimate:.4f} (p = {r.pval:.4f})" for r in slope.itertuples()
+            )
+        ]
         if self.n_dropped:
             lines.append(f"{self.n_dropped} effect(s) without {self.moderator} left out")
         return table_text(f"Hyper-parameter sweep over {self.moderator}", lines, self.bins)
@@ -293,14 +406,29 @@ def _windows(x: np.ndarray, windows) -> list[tuple[float, float, bool]]:
     else:
         edges = np.asarray(windows, float)
         if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
-            raise ModelError("windows: give an int (quantile bins), increasing bin edges, or {'width': w, 'step': s}")
-    return [(float(a), float(b), i == len(edges) - 2) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+            raise ModelError(
+                "windows: give an int (quantile bins), increasing bin edges, or {'width': w, 'step': s}"
+            )
+    return [
+        (float(a), float(b), i == len(edges) - 2)
+        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))
+    ]
 
 
-def hyperparameter_sweep(effects: pd.DataFrame, moderator: str = "log10_learning_rate", windows=4, *,
-                         yi: str = "yi", vi: str = "vi", method: str = "REML", test: str = "knha",
-                         level: float = 0.95, degree: int = 1, n_grid: int = 50,
-                         cluster: str | None = "study_id") -> HyperparameterSweepResult:
+def hyperparameter_sweep(
+    effects: pd.DataFrame,
+    moderator: str = "log10_learning_rate",
+    windows=4,
+    *,
+    yi: str = "yi",
+    vi: str = "vi",
+    method: str = "REML",
+    test: str = "knha",
+    level: float = 0.95,
+    degree: int = 1,
+    n_grid: int = 50,
+    cluster: str | None = "study_id",
+) -> HyperparameterSweepResult:
     """Pooled effect and heterogeneity per window of a moderator, plus the regression curve.
 
     Parameters
@@ -337,26 +465,46 @@ def hyperparameter_sweep(effects: pd.DataFrame, moderator: str = "log10_learning
     if moderator not in effects.columns:
         raise ModelError(f"hyperparameter_sweep(): moderator column {moderator!r} not found")
     x_all = pd.to_numeric(effects[moderator], errors="coerce")
-    keep = x_all.notna().to_numpy() & effects[yi].notna().to_numpy() & effects[vi].notna().to_numpy()
+    keep = (
+        x_all.notna().to_numpy() & effects[yi].notna().to_numpy() & effects[vi].notna().to_numpy()
+    )
     eff = effects.loc[keep].reset_index(drop=True)
     if len(eff) < degree + 2:
-        raise ModelError(f"too few effects with {moderator} ({len(eff)}) for a degree-{degree} meta-regression")
+        raise ModelError(
+            f"too few effects with {moderator} ({len(eff)}) for a degree-{degree} meta-regression"
+        )
     x = eff[moderator].to_numpy(float)
     terms = [moderator] + [f"I({moderator}**{d})" for d in range(2, int(degree) + 1)]
-    model = meta_analysis(eff, yi=yi, vi=vi, mods="~ " + " + ".join(terms), method=method, test=test, level=level)
+    model = meta_analysis(
+        eff, yi=yi, vi=vi, mods="~ " + " + ".join(terms), method=method, test=test, level=level
+    )
     base = meta_analysis(eff, yi=yi, vi=vi, method=method, test=test, level=level)
     wins = _windows(x, windows)
     masks = np.array([(x >= a) & ((x <= b) if closed else (x < b)) for a, b, closed in wins], bool)
     st = refit_stats(base, mask=masks)
     nst = [int(eff.loc[m, cluster].nunique()) if cluster in eff.columns else np.nan for m in masks]
-    bins = pd.DataFrame({
-        "window": [f"[{a:g}, {b:g}{']' if c else ')'}" for a, b, c in wins], "low": [w[0] for w in wins],
-        "high": [w[1] for w in wins], "center": [(w[0] + w[1]) / 2 for w in wins], "k": st.k, "n_studies": nst,
-        "estimate": st.beta[:, 0], "se": st.se[:, 0], "ci_low": st.ci_low[:, 0], "ci_high": st.ci_high[:, 0],
-        "pval": st.pval[:, 0], "tau2": st.tau2, "i2": st.i2, "q": st.q,
-    })
+    bins = pd.DataFrame(
+        {
+            "window": [f"[{a:g}, {b:g}{']' if c else ')'}" for a, b, c in wins],
+            "low": [w[0] for w in wins],
+            "high": [w[1] for w in wins],
+            "center": [(w[0] + w[1]) / 2 for w in wins],
+            "k": st.k,
+            "n_studies": nst,
+            "estimate": st.beta[:, 0],
+            "se": st.se[:, 0],
+            "ci_low": st.ci_low[:, 0],
+            "ci_high": st.ci_high[:, 0],
+            "pval": st.pval[:, 0],
+            "tau2": st.tau2,
+            "i2": st.i2,
+            "q": st.q,
+        }
+    )
     grid = np.linspace(x.min(), x.max(), int(n_grid))
     pr = model.predict(pd.DataFrame({moderator: grid}))
-    curve = pd.concat([pd.DataFrame({"x": grid}), pr[["pred", "se", "ci_low", "ci_high", "pi_low", "pi_high"]]],
-                      axis=1)
+    curve = pd.concat(
+        [pd.DataFrame({"x": grid}), pr[["pred", "se", "ci_low", "ci_high", "pi_low", "pi_high"]]],
+        axis=1,
+    )
     return HyperparameterSweepResult(bins, curve, model, moderator, int((~keep).sum()))
