@@ -14,7 +14,14 @@ from ..errors import ModelError
 from ._mlcore import FitInfo, Structure, fit_sigma2, level_stats
 from ._zeroin import R_UNIROOT_TOL, zeroin
 from .formula import Design
-from .results import AnovaResult, WaldTest, contrast_matrix, selection_matrix, wald_from
+from .results import (
+    AnovaResult,
+    WaldTest,
+    contrast_matrix,
+    prediction_frame,
+    selection_matrix,
+    wald_from,
+)
 
 __all__ = ["MultilevelResult"]
 
@@ -308,31 +315,15 @@ class MultilevelResult(ResultMixin):
         Xn = self._rows(newdata)
         pred = Xn @ self.ev.beta
         vpred = np.einsum("ij,jk,ik->i", Xn, self.ev.F, Xn)
-        vpred = np.where(vpred < 0, np.nan, vpred)
-        se = np.sqrt(vpred)
         if self.dfs == "contain":
             ddf = np.array(
                 [np.min(self.ddf[r != 0]) if np.any(r != 0) else self.k - self.p for r in Xn], float
             )
         else:
             ddf = np.full(len(Xn), float(self.ddf[0]))
-        crit = self._crit(ddf, level)
-        tot = float(self.sigma2.sum())
-        out = pd.DataFrame(
-            {
-                "pred": pred,
-                "se": se,
-                "ci_low": pred - crit * se,
-                "ci_high": pred + crit * se,
-                "pi_low": pred - crit * np.sqrt(vpred + tot),
-                "pi_high": pred + crit * np.sqrt(vpred + tot),
-            }
+        return prediction_frame(
+            pred, vpred, self._crit(ddf, level), float(self.sigma2.sum()), transform
         )
-        if transform is not None:
-            for c in ("pred", "ci_low", "ci_high", "pi_low", "pi_high"):
-                out[c] = transform(out[c].to_numpy())
-            out = out.drop(columns="se")
-        return out
 
     @property
     def pi(self) -> list[float] | None:

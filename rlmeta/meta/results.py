@@ -96,6 +96,28 @@ class AnovaResult(ResultMixin):
         )
 
 
+def prediction_frame(pred, vpred, crit, het_var: float, transform=None) -> pd.DataFrame:
+    """``pred, se, ci_*, pi_*`` from predictions, their variances, the critical value(s)
+    and the heterogeneity variance added for the prediction interval (tau² or sum of sigma²)."""
+    vpred = np.where(np.asarray(vpred) < 0, np.nan, vpred)
+    se = np.sqrt(vpred)
+    out = pd.DataFrame(
+        {
+            "pred": pred,
+            "se": se,
+            "ci_low": pred - crit * se,
+            "ci_high": pred + crit * se,
+            "pi_low": pred - crit * np.sqrt(vpred + het_var),
+            "pi_high": pred + crit * np.sqrt(vpred + het_var),
+        }
+    )
+    if transform is not None:
+        for c in ("pred", "ci_low", "ci_high", "pi_low", "pi_high"):
+            out[c] = transform(out[c].to_numpy())
+        out = out.drop(columns="se")
+    return out
+
+
 def contrast_matrix(L, terms: list[str]) -> tuple[np.ndarray, list[str]]:
     """A hypothesis matrix (and row names) from an array, a ``{term: weight}`` dict or a list of dicts."""
     p = len(terms)
@@ -537,25 +559,9 @@ class MetaResult(ResultMixin):
         b, vb = self.fit.beta[0], self.fit.vb[0]
         pred = Xn @ b
         vpred = np.einsum("ij,jk,ik->i", Xn, vb, Xn)
-        vpred = np.where(vpred < 0, np.nan, vpred)
-        se = np.sqrt(vpred)
-        crit = self._crit(level)
-        tau2 = self.tau2 if self.random else 0.0
-        out = pd.DataFrame(
-            {
-                "pred": pred,
-                "se": se,
-                "ci_low": pred - crit * se,
-                "ci_high": pred + crit * se,
-                "pi_low": pred - crit * np.sqrt(vpred + tau2),
-                "pi_high": pred + crit * np.sqrt(vpred + tau2),
-            }
+        return prediction_frame(
+            pred, vpred, self._crit(level), self.tau2 if self.random else 0.0, transform
         )
-        if transform is not None:
-            for c in ("pred", "ci_low", "ci_high", "pi_low", "pi_high"):
-                out[c] = transform(out[c].to_numpy())
-            out = out.drop(columns="se")
-        return out
 
     @property
     def pi(self) -> list[float] | None:

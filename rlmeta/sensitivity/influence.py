@@ -32,25 +32,13 @@ from scipy import stats
 from .._result import ResultMixin
 from ..errors import ModelError
 from ..meta import FIXED_METHODS, MetaResult
+from ..meta._core import _inv
 from ._batch import refit_stats
 from ._common import frame_dict, require_result, table_text
 
 __all__ = ["influence", "baujat", "InfluenceResult", "BaujatResult", "influence_arrays"]
 
 _EPS = np.finfo(float).eps
-
-
-def _inv(S: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.inv(S)
-    except np.linalg.LinAlgError:
-        out = np.full_like(S, np.nan)
-        for i in range(S.shape[0]):
-            try:
-                out[i] = np.linalg.inv(S[i])
-            except np.linalg.LinAlgError:
-                pass
-        return out
 
 
 def influence_arrays(
