@@ -57,7 +57,7 @@ def zeroin(
     >>> lo, hi = np.zeros(2), np.full(2, 5.0)
     >>> root, ok = zeroin(g, lo, hi, g(lo, None), g(hi, None), tol=1e-12)
     >>> np.round(root, 10).tolist(), ok.tolist()
-    [[1.4142135624, 3.0], [True, True]]
+    ([1.4142135624, 3.0], [True, True])
     """
     a = np.array(lower, dtype=float, copy=True)
     b = np.array(upper, dtype=float, copy=True)
