@@ -9,7 +9,6 @@ error fails the test; one test per notebook lets ``pytest -n auto`` run them in 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,10 @@ nbformat = pytest.importorskip("nbformat")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = {"01_quickstart", "02_from_harness_logs", "03_robustness", "04_sweeps"}
-CELL_TIMEOUT = 600  # seconds per cell: generous for loaded CI machines
-BUDGET = 300  # seconds per notebook; each takes well under a minute on an idle laptop
+# Seconds per cell: generous for loaded CI machines.  Each notebook takes well under a minute;
+# speed is asserted in benchmarks, never in timed unit tests, so this only stops
+# a hung kernel.
+CELL_TIMEOUT = 600
 
 
 def _read(path: Path):
@@ -66,9 +67,7 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
     )
-    t0 = time.perf_counter()
     client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
-    seconds = time.perf_counter() - t0
     errors = [
         out
         for cell in nb.cells
@@ -77,4 +76,3 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         if out.get("output_type") == "error"
     ]
     assert not errors
-    assert seconds < BUDGET, f"{path.name} took {seconds:.0f} s (budget {BUDGET} s): keep tutorials small"
