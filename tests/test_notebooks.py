@@ -45,7 +45,7 @@ def test_committed_without_outputs(path):
     ]
     assert not dirty, (
         f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing "
-        f"(jupyter nbconvert --clear-output --inplace {path.relative_to(ROOT)})"
+        f"(python scripts/clear_notebooks.py {path.relative_to(ROOT)})"
     )
     assert nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), (
         f"{path.name} must open with a markdown title"
