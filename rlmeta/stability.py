@@ -1,7 +1,7 @@
 """Seed-to-seed stability: how the spread of an outcome across seeds depends on hyper-parameters.
 
 RL fine-tuning runs that differ only in their seed can end far apart (Henderson et
-al. 2018; eval_formats.md §8.4), and some settings (a large learning rate, a weak
+al. 2018; docs/eval_statistics.md), and some settings (a large learning rate, a weak
 KL penalty) are less stable than others.  This module answers "does the seed-to-
 seed variance change with the settings?" three ways:
 

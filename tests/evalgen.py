@@ -1,7 +1,7 @@
 """Writers of small synthetic evaluation outputs shaped like the real tools' files.
 
 Used by the reader tests (into tmp folders) and by ``tests/data/evals/make_fixtures.py``
-(the committed examples).  Shapes follow ``docs/eval_formats.md`` and the real files
+(the committed examples).  Shapes follow the harness formats documented in the readers (``rlmeta/io``) and the real files
 in ``../shared/fixtures/evals``; no content is copied from them.
 """
 

@@ -1,6 +1,6 @@
 """EleutherAI lm-evaluation-harness: results JSON and per-sample files, all layouts.
 
-Layouts (see ``docs/eval_formats.md`` section 1):
+Layouts (see ``docs/eval_statistics.md`` and the format notes in each reader):
 
 * **<= v0.3**: ``{"results": {task: {"acc": .., "acc_stderr": ..}}, "versions": ..}``;
 * **v0.4.0-0.4.2**: ``results.json`` with ``n-shot``, ``configs``, ``groups``; metric

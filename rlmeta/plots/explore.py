@@ -189,8 +189,11 @@ def pca_biplot(
     sx, sy = scores.iloc[:, i].to_numpy(float), scores.iloc[:, j].to_numpy(float)
     fig, ax, created = new_axes(ax, (5.8, 5.0))
     if hue is not None:
-        h = pd.Series(np.asarray(hue)).astype(str).to_numpy()
-        cats = sorted(set(h))
+        raw = pd.Series(np.asarray(hue))
+        # natural order of the values (numbers numerically), labels as text
+        order = list(dict.fromkeys(raw.sort_values(kind="stable").tolist()))
+        h = raw.astype(str).to_numpy()
+        cats = [str(c) for c in order]
         for c, col in zip(cats, palette(len(cats))):
             m = h == c
             ax.scatter(

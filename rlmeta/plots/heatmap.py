@@ -33,6 +33,9 @@ def _draw_heatmap(
     vmin=None,
 ):
     values = mat.to_numpy(float)
+    if center is None:  # no natural centre: sequential range over the data
+        finite0 = values[np.isfinite(values)]
+        center = float((finite0.min() + finite0.max()) / 2) if finite0.size else 0.0
     nan = ~np.isfinite(values)
     if mask is not None:
         nan = nan & ~mask

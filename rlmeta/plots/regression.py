@@ -12,6 +12,16 @@ from ..errors import DataError
 from ._base import as_frame, check_columns, finish, measure_label, new_axes, sizes_from_weights
 from ._theme import COLORS, palette, themed
 
+
+def _level_label(v) -> str:
+    """Legend text of a moderator value: numbers to 3 significant digits, others as text."""
+    if isinstance(v, bool | np.bool_):
+        return str(bool(v))
+    if isinstance(v, int | float | np.integer | np.floating):
+        return f"{float(v):.3g}"
+    return str(v)
+
+
 __all__ = ["bubble", "interaction_plot", "prediction_grid"]
 
 
@@ -369,7 +379,7 @@ def interaction_plot(
             color=cols[i],
             lw=1.8,
             ls=styles[i % len(styles)],
-            label=str(lev),
+            label=_level_label(lev),
             zorder=3,
             gid="interaction-line",
         )

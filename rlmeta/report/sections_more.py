@@ -168,6 +168,7 @@ def metareg_section(ctx: Context) -> Section:
             "ci_low": row["ci_low"] * (100 if ctx.measure == "RD" else 1),
             "ci_high": row["ci_high"] * (100 if ctx.measure == "RD" else 1),
             "p (naive)": row["pval"],
+            "p (permutation)": _perm_p(ctx, res),
             "R2 (%)": res.pseudo_r2,
         }
         try:
@@ -219,6 +220,17 @@ def metareg_section(ctx: Context) -> Section:
     except Exception as exc:  # optional table; the reason is shown
         s.add(note(f"Hyper-parameter sweep not shown: {exc}"))
     return s
+
+
+def _perm_p(ctx: Context, res) -> float:
+    """Permutation p-value of the moderator slope (rows of the moderator permuted)."""
+    from ..sensitivity import permutation_test
+
+    try:
+        pt = permutation_test(res, n=ctx.config.permutations, seed=ctx.config.seed, quiet=True)
+    except (ModelError, ValueError):
+        return float("nan")
+    return float(pt.to_frame()["perm_pval"].iloc[1])
 
 
 # ------------------------------------------------------------------------------ interaction
@@ -555,7 +567,7 @@ def _spec_choices(ctx: Context) -> dict:
     choices: dict = {
         "method": ["REML", "DL", "PM"],
         "test": ["z", "knha"],
-        "outliers": ["none", "rstudent>2.5"],
+        "outliers": ["none", f"rstudent>{ctx.config.outlier_z:g}"],
         "dependence": ["independent", "3-level", "CR2"],
     }
     # Effect measures live on different scales, so they cannot share one curve; the
@@ -639,17 +651,16 @@ def bias_section(ctx: Context) -> Section:
             "detail": f"{n_fill} effects imputed; adjusted pooled estimate",
         }
     )
-    pp_row = pp.to_frame().iloc[-1] if hasattr(pp, "to_frame") else None
-    if pp_row is not None and "estimate" in pp_row:
-        rows.append(
-            {
-                "analysis": f"PET-PEESE ({getattr(pp, 'chosen', '')})",
-                "statistic": np.nan,
-                "pval": pp_row.get("pval", np.nan),
-                "estimate": scale_effect(ctx.measure, pp_row["estimate"]),
-                "detail": "conditional estimator",
-            }
-        )
+    rows.append(
+        {
+            "analysis": f"PET-PEESE (conditional: {pp.chosen} chosen)",
+            "statistic": np.nan,
+            "pval": pp.pval,
+            "estimate": scale_effect(ctx.measure, pp.estimate),
+            "detail": "95% CI "
+            f"{scale_effect(ctx.measure, pp.ci_low):.3g} to {scale_effect(ctx.measure, pp.ci_high):.3g}",
+        }
+    )
     rob = _robust_row(
         ctx, "~ sei", "Egger-type test in the multilevel model (sei moderator), robust"
     )
