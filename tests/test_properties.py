@@ -62,6 +62,9 @@ def test_scale_equivariance(data, method, c):
         # PM's search interval [0, max(100, 10 mad²)] is not scale-free (metafor's rule):
         # scaled data can fall outside it, which is reported as an error, as in metafor.
         assume(False)
+    # Fisher scoring can cycle without converging (then flagged, as metafor would fail):
+    # equivariance is a property of converged estimates only.
+    assume(a.converged and b.converged)
     assert np.isclose(b.beta.iloc[0], c * a.beta.iloc[0], rtol=1e-5, atol=1e-8)
     assert np.isclose(b.se[0], c * a.se[0], rtol=1e-5, atol=1e-8)
     # near the tau² = 0 boundary Fisher scoring creeps towards 0: allow that creep
