@@ -109,6 +109,9 @@ def _scan(folder: Path, limits: Limits) -> tuple[list[tuple[Path, str]], list[di
             f = rp / name
             if f.suffix.lower() not in _SCAN_SUFFIX or name.startswith("."):
                 continue
+            if not f.is_file():  # a broken symbolic link, a socket, ...: say so, do not stop
+                skipped.append({"source": str(f), "reason": "not read: not a regular file"})
+                continue
             try:
                 kind = detect_format(f, limits=limits)
             except ValueError as exc:  # a ReaderError: one unreadable file does not stop the scan
