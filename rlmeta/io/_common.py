@@ -84,6 +84,9 @@ class Limits:
     max_json_document
         Largest single JSON document read whole (bytes); JSONL files are streamed
         and have no limit.
+    max_members
+        Most entries a ZIP archive may list; checked from the archive's end record
+        before the central directory is parsed (each entry costs memory).
 
     Examples
     --------
@@ -96,6 +99,7 @@ class Limits:
     max_ratio: float = 200.0
     ratio_floor: int = 1 * _MIB
     max_json_document: int = 2048 * _MIB
+    max_members: int = 100_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -395,7 +399,10 @@ def as_dict(value: Any, path: Any, where: str, *, row: int | None = None) -> dic
         return {}
     if not isinstance(value, dict):
         raise fail(
-            path, f"expected an object, got {_kind(value)} ({short_repr(value)})", row=row, column=where
+            path,
+            f"expected an object, got {_kind(value)} ({short_repr(value)})",
+            row=row,
+            column=where,
         )
     return value
 
@@ -406,7 +413,10 @@ def as_list(value: Any, path: Any, where: str, *, row: int | None = None) -> lis
         return []
     if not isinstance(value, list):
         raise fail(
-            path, f"expected an array, got {_kind(value)} ({short_repr(value)})", row=row, column=where
+            path,
+            f"expected an array, got {_kind(value)} ({short_repr(value)})",
+            row=row,
+            column=where,
         )
     return value
 
