@@ -66,7 +66,7 @@ class Hang(AssertionError):
 def time_limit(seconds: float = HANG_SECONDS) -> Iterator[None]:
     """Fail (instead of blocking the suite) when the body runs longer than ``seconds``."""
 
-    def _alarm(signum, frame):  # noqa: ARG001 - signal handler signature
+    def _alarm(signum, frame):
         raise Hang(f"call did not finish within {seconds} s (a hang?)")
 
     old = signal.signal(signal.SIGALRM, _alarm)

@@ -23,16 +23,16 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
+import evalgen
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
-from openpyxl.utils.exceptions import IllegalCharacterError
-from hypothesis import strategies as st
-
-import evalgen
-import rlmeta as rm
 from fuzzing import HOSTILE, fuzz_settings, mutated_bytes, mutated_json, outcome, raw_json
+from hypothesis import given
+from hypothesis import strategies as st
+from openpyxl.utils.exceptions import IllegalCharacterError
+
+import rlmeta as rm
 from rlmeta.errors import RlmetaError
 from rlmeta.io import detect_format, read_sweep
 

@@ -544,7 +544,7 @@ def _parse_dict(cell: Any, *, file: str | None, row: int, column: str) -> dict:
         )
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack allows
         try:
             # literal_eval parses literals only (dicts, lists, numbers, strings, True/None): no code runs.
             value = ast.literal_eval(text)

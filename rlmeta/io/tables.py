@@ -8,7 +8,10 @@ to the file row.  The user's column names are mapped with keyword arguments
 Writing is atomic.  CSV, TSV and Excel output neutralises spreadsheet formula
 injection: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return gets a leading apostrophe, so a spreadsheet shows it as text
-instead of evaluating it.
+instead of evaluating it.  CSV and TSV rows end in CRLF (RFC 4180), so a cell that
+holds a carriage return is quoted: unquoted, a spreadsheet would start a new row
+there and read the rest of the cell (``=...``) as a formula.  Text that Excel
+cannot store (control characters) is an error naming the cell, not a silent edit.
 """
 
 from __future__ import annotations
@@ -288,14 +291,44 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _check_excel_text(frame: pd.DataFrame, path: Path) -> None:
+    """Refuse text a workbook cannot hold (control characters), naming the first such cell."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    for j, col in enumerate(frame.columns):
+        if isinstance(col, str) and ILLEGAL_CHARACTERS_RE.search(col):
+            raise fail(
+                path,
+                "the column name holds a control character that Excel cannot store; "
+                "write CSV or Parquet instead",
+                column=col,
+            )
+        s = frame.iloc[:, j]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        bad = s.map(lambda v: isinstance(v, str) and ILLEGAL_CHARACTERS_RE.search(v) is not None)
+        if bad.any():
+            raise fail(
+                path,
+                "the cell holds a control character that Excel cannot store; write CSV or "
+                "Parquet instead",
+                row=int(np.flatnonzero(bad.to_numpy())[0]) + 1,
+                column=str(col),
+            )
+
+
 def write_table(frame: pd.DataFrame, path: Any, fmt: str) -> Path:
     """Write ``frame`` atomically as ``fmt`` (one of :data:`TABLE_FORMATS`)."""
     p = as_path(path)
     with atomic_path(p) as tmp:
         if fmt in ("csv", "tsv"):
-            neutralise_formulas(frame).to_csv(tmp, index=False, sep="\t" if fmt == "tsv" else ",")
+            neutralise_formulas(frame).to_csv(
+                tmp, index=False, sep="\t" if fmt == "tsv" else ",", lineterminator="\r\n"
+            )
         elif fmt == "excel":
-            neutralise_formulas(frame).to_excel(tmp, index=False, engine="openpyxl")
+            safe = neutralise_formulas(frame)
+            _check_excel_text(safe, p)
+            safe.to_excel(tmp, index=False, engine="openpyxl")
         elif fmt == "parquet":
             _arrow_safe(frame).to_parquet(tmp, index=False)
         elif fmt == "json":
