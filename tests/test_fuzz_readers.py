@@ -525,3 +525,20 @@ def test_nan_and_infinity_literals_are_read_as_missing_with_a_reason(tmp_path):
     assert "acc: value nan is not a finite number" in reasons
     assert "acc_norm: value inf is not a finite number" in reasons
     assert np.isfinite(obs["score"]).all()
+
+
+def test_last_resort_wrapper_names_the_file_and_keeps_the_cause(tmp_path, monkeypatch):
+    """A reader bug that escapes as a foreign exception still reaches the user as a ReaderError."""
+    from rlmeta.io import simple_evals
+
+    p = evalgen.simple_evals(tmp_path / "mmlu_gpt-x_20250101_000000.json", 0.7, 0.4, n=100)
+
+    def broken(*args, **kwargs):
+        raise KeyError("score")
+
+    monkeypatch.setattr(simple_evals, "read_metrics", broken)
+    with pytest.raises(RlmetaError, match=r"mmlu_gpt-x_20250101_000000\.json: cannot read this file as "
+                       r"simple_evals: unexpected content \(KeyError: 'score'\)") as info:
+        rm.read(p)
+    assert info.value.unexpected is True
+    assert isinstance(info.value.__cause__, KeyError)
