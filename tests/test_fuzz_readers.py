@@ -542,3 +542,36 @@ def test_last_resort_wrapper_names_the_file_and_keeps_the_cause(tmp_path, monkey
         rm.read(p)
     assert info.value.unexpected is True
     assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_helm_stat_without_a_name_is_a_reader_error(tmp_path):
+    # regression (fuzz campaign): KeyError 'name' escaped from read_run_items
+    run = evalgen.helm_run(tmp_path / "helm", "org/m", [1, 0, 1])
+    per = json.loads((run / "per_instance_stats.json").read_text())
+    del per[0]["stats"][0]["name"]  # a stat that names nothing belongs to no split: not read
+    (run / "per_instance_stats.json").write_text(json.dumps(per))
+    for fn in (rm.read, rm.read_items):
+        assert isinstance(outcome(fn, run), pd.DataFrame)
+    per[0]["stats"][0]["name"] = ["exact_match"]
+    (run / "per_instance_stats.json").write_text(json.dumps(per))
+    for fn in (rm.read, rm.read_items):
+        err = outcome(fn, run)
+        assert isinstance(err, RlmetaError) and "expected an object, got an array" in str(err)
+
+
+@pytest.mark.parametrize("schema", ["flat", "struct"])
+def test_parquet_with_invalid_utf8_strings_is_a_reader_error(tmp_path, schema):
+    # regression (fuzz campaign): pyarrow accepts damaged string pages until a value is
+    # converted, then raised UnicodeDecodeError / ArrowException deep inside pandas
+    import pyarrow.parquet as pq
+
+    src = evalgen.lighteval_details(tmp_path / "ok.parquet", [1, 0, 1], schema=schema)
+    pq.write_table(pq.read_table(src), src, compression="NONE", use_dictionary=False)
+    raw = src.read_bytes()
+    # "Question 1" is neither the column minimum nor maximum, so it is only in the data page
+    assert raw.count(b"Question 1") >= 1
+    bad = tmp_path / ("details_gsm8k_2025-01-01T00-00-00.parquet")
+    bad.write_bytes(raw.replace(b"Question 1", b"Que\xb0tion 1"))
+    for fn in (rm.read, rm.read_items, read_sweep, lambda p: rm.read(p, format="parquet")):
+        result = outcome(fn, bad)
+        assert isinstance(result, RlmetaError), result

@@ -101,12 +101,12 @@ def _run_meta(p: Any, limits: Limits) -> dict:
     }
 
 
-def _stat(st: Any, src: Any, where: str) -> tuple[dict, str]:
-    """A stat object and its metric name, type-checked (HELM ``Stat``: name, count, sum, mean)."""
+def _stat(st: Any, src: Any, where: str) -> tuple[dict, dict, str]:
+    """A stat object, its ``name`` object and metric name, type-checked (HELM ``Stat``)."""
     st = as_dict(st, src, where)
     nm = as_dict(st.get("name"), src, f"{where}.name")
     metric = as_text(nm.get("name"), src, f"{where}.name.name") or ""
-    return st, metric
+    return st, nm, metric
 
 
 def _stat_value(st: dict, src: Any, where: str) -> float | None:
@@ -118,9 +118,7 @@ def _stat_value(st: dict, src: Any, where: str) -> float | None:
     raw_count = st.get("count") or 0
     count = None if isinstance(raw_count, bool | str) else to_float(raw_count)
     if count is None or count < 0:
-        raise fail(
-            src, f"expected a non-negative count, got {short_repr(raw_count)}", column=where
-        )
+        raise fail(src, f"expected a non-negative count, got {short_repr(raw_count)}", column=where)
     if count == 0:
         return None
     if "mean" in st:
@@ -174,8 +172,7 @@ def read_run_items(
             )
         for j, st in enumerate(as_list(entry.get("stats"), src, f"[{i}].stats")):
             where = f"[{i}].stats[{j}]"
-            st, name = _stat(st, src, where)
-            nm = st["name"] or {}
+            st, nm, name = _stat(st, src, where)
             if nm.get("split") != split or nm.get("perturbation") or not _keep(name, metrics):
                 continue
             value = _stat_value(st, src, where)
@@ -246,8 +243,7 @@ def read_run(
         rows = []
         n_inst = None
         for j, st in enumerate(meta_only):
-            st, name = _stat(st, src, f"[{j}]")
-            nm = st["name"] or {}
+            st, nm, name = _stat(st, src, f"[{j}]")
             if name == "num_instances" and nm.get("split") == split and n_inst is None:
                 n_inst = _stat_value(st, src, f"[{j}]")
             if nm.get("split") != split or nm.get("perturbation") or not _keep(name, metrics):

@@ -235,8 +235,15 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
     metric_col = "metric" if schema == "struct" else "metrics"
     try:
         table = pf.read()
+        # full validation checks UTF-8 and offsets, which pyarrow otherwise trusts until a
+        # value is converted (a damaged page then fails deep inside to_pylist)
+        table.validate(full=True)
         metrics = table.column(metric_col).to_pylist()
         docs = table.column("doc").to_pylist() if schema == "struct" else None
+        texts = None
+        if schema != "struct":
+            texts = table.column("example" if "example" in table.column_names else "full_prompt")
+            texts = texts.to_pylist()
     except (OSError, ValueError, pa.ArrowException) as exc:  # corrupt pages after a valid footer
         raise fail(p, f"the Parquet data cannot be read: {exc}") from None
     if schema == "struct":
@@ -256,11 +263,7 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
             for d in docs
         ]
     else:
-        ids = (
-            [_text_id(x) for x in table.column("example").to_pylist()]
-            if "example" in table.column_names
-            else [_text_id(x) for x in table.column("full_prompt").to_pylist()]
-        )
+        ids = [_text_id(x) for x in texts]
     rows = []
     drops = []
     for i, (iid, mdict) in enumerate(zip(ids, metrics)):

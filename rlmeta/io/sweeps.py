@@ -448,7 +448,9 @@ def _read_table(src: Any, file: str | None) -> pd.DataFrame:
     try:
         if suffix == ".parquet":
             try:
-                return pd.read_parquet(src)
+                from .tables import _read_parquet
+
+                return _read_parquet(src)
             except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, NotImplemented...
                 raise ReaderError(f"not a readable Parquet file: {exc}", file=file) from None
         if suffix in (".json", ".jsonl", ".ndjson"):

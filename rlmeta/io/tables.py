@@ -63,8 +63,8 @@ def _load(path: Path, fmt: str, sheet: Any, limits: Limits) -> pd.DataFrame:
             raise fail(path, f"not a readable Excel (.xlsx) file: {exc}") from None
     if fmt == "parquet":
         try:
-            return pd.read_parquet(path)
-        except Exception as exc:
+            return _read_parquet(path)
+        except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, NotImplemented, ...
             raise fail(path, f"not a readable Parquet file: {exc}") from None
     if fmt == "jsonl":
         recs = []
@@ -92,6 +92,18 @@ def _load(path: Path, fmt: str, sheet: Any, limits: Limits) -> pd.DataFrame:
             "column lists (or a harness log rlmeta recognises)",
         )
     raise fail(path, f"unknown table format {fmt!r}; expected one of {', '.join(TABLE_FORMATS)}")
+
+
+def _read_parquet(path: Any) -> pd.DataFrame:
+    """``pd.read_parquet`` after a full validation of the data (UTF-8, offsets).
+
+    pyarrow trusts string pages until a value is converted, so a damaged file would
+    otherwise fail later, deep inside pandas, with an ArrowException.
+    """
+    import pyarrow.parquet as pq
+
+    pq.read_table(path).validate(full=True)
+    return pd.read_parquet(path)
 
 
 def _apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, str], path: Path) -> pd.DataFrame:
