@@ -26,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_path
-from ..schema import row_numbers, validate_items, validate_long, validate_wide
+from ..schema import (
+    row_numbers,
+    validate_effects,
+    validate_items,
+    validate_long,
+    validate_wide,
+)
 from ._common import (
     DEFAULT_LIMITS,
     Limits,
@@ -129,7 +135,8 @@ def _apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, str], path: Path) 
 
 
 def table_layout(frame: pd.DataFrame) -> str:
-    """``"wide"``, ``"long"``, ``"items"`` or ``"observations"`` (long without arms), else ``"unknown"``."""
+    """``"wide"``, ``"long"``, ``"items"``, ``"observations"`` (long without arms) or
+    ``"effects"`` (``yi``, ``vi``), else ``"unknown"``."""
     cols = set(frame.columns)
     if {"rl_score", "baseline_score"} <= cols:
         return "wide"
@@ -139,6 +146,8 @@ def table_layout(frame: pd.DataFrame) -> str:
         return "items"
     if {"score", "benchmark"} <= cols:
         return "observations"
+    if {"yi", "vi"} <= cols:  # an effects table (e.g. computed elsewhere): pooled as it is
+        return "effects"
     return "unknown"
 
 
@@ -246,13 +255,15 @@ def read_table(
         return validate_long(frame, source=src)
     if layout == "observations":
         return _check_numeric(frame, _NUMERIC_OBS, p)
+    if layout == "effects":
+        return validate_effects(frame, source=src)
     if layout == "items":
         raise fail(p, "this is an items table (item_id, score): read it with rm.read_items()")
     have = ", ".join(map(str, frame.columns[:15]))
     raise fail(
         p,
         "cannot tell the table layout: expected rl_score and baseline_score (wide), arm and score "
-        f"(long), or benchmark and score; found: {have}. Map your names with keyword arguments, "
+        f"(long), benchmark and score, or yi and vi (effects); found: {have}. Map your names with keyword arguments, "
         "e.g. rm.read(path, rl_score='acc_rl', baseline_score='acc_base')",
     )
 
