@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -337,6 +338,12 @@ def _aggregate_doc(obs: pd.DataFrame, model: str, timestamp: str) -> dict:
     }
 
 
+def _now() -> str:
+    """Seconds since the epoch as text; ``SOURCE_DATE_EPOCH`` when set (reproducible exports)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return epoch if epoch.isdigit() else f"{time.time():.0f}"
+
+
 def write_aggregate(obs: pd.DataFrame, path: Any, *, timestamp: str | None = None) -> list[Path]:
     """Write observations as EEE aggregate JSON: one file, or one per model into a folder.
 
@@ -350,7 +357,7 @@ def write_aggregate(obs: pd.DataFrame, path: Any, *, timestamp: str | None = Non
                 f"EEE export needs a '{col}' column (an observations table from rm.read)",
                 column=col,
             )
-    ts = timestamp or f"{time.time():.0f}"
+    ts = timestamp or _now()
     models = [str(m) for m in obs["model"].dropna().unique()]
     target = as_path(path)
     out = []
@@ -368,7 +375,7 @@ def write_instances(items: pd.DataFrame, path: Any, *, timestamp: str | None = N
     for col in ("model", "benchmark", "item_id", "score"):
         if col not in items.columns:
             raise fail(None, f"EEE instance export needs a '{col}' column", column=col)
-    ts = timestamp or f"{time.time():.0f}"
+    ts = timestamp or _now()
     target = as_path(path)
     with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for r in items.itertuples(index=False):
