@@ -544,7 +544,7 @@ def test_last_resort_wrapper_names_the_file_and_keeps_the_cause(tmp_path, monkey
     assert isinstance(info.value.__cause__, KeyError)
 
 
-def test_helm_stat_without_a_name_is_a_reader_error(tmp_path):
+def test_helm_stats_with_missing_or_mistyped_names(tmp_path):
     # regression (fuzz campaign): KeyError 'name' escaped from read_run_items
     run = evalgen.helm_run(tmp_path / "helm", "org/m", [1, 0, 1])
     per = json.loads((run / "per_instance_stats.json").read_text())
@@ -575,3 +575,28 @@ def test_parquet_with_invalid_utf8_strings_is_a_reader_error(tmp_path, schema):
     for fn in (rm.read, rm.read_items, read_sweep, lambda p: rm.read(p, format="parquet")):
         result = outcome(fn, bad)
         assert isinstance(result, RlmetaError), result
+
+
+def test_atheris_harness_replays_inputs(tmp_path, monkeypatch):
+    """scripts/fuzz_readers.py (the long, coverage-guided campaign) works without atheris too."""
+    import importlib.util
+
+    from rlmeta.io import simple_evals
+
+    script = Path(__file__).parents[1] / "scripts" / "fuzz_readers.py"
+    spec = importlib.util.spec_from_file_location("fuzz_script", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for i, (name, data) in enumerate(sorted(seeds()["files"].items())):
+        head = bytes([mod.SUFFIXES.index(Path(name).suffix)])
+        (tmp_path / f"in{i}").write_bytes(head + data[: len(data) // (i + 1)])  # some truncated
+    (tmp_path / "junk").write_bytes(b"\x02PK\x03\x04garbage")
+    assert mod.replay([str(tmp_path)]) == 0
+
+    def broken(*args, **kwargs):
+        raise KeyError("x")
+
+    # an input that only the last-resort wrapper catches is reported as a finding
+    monkeypatch.setattr(simple_evals, "read_metrics", broken)
+    with pytest.raises(AssertionError, match="unexpected KeyError"):
+        mod.one_input(bytes([0]) + json.dumps({"score": 0.5}).encode())

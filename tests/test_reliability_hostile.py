@@ -541,8 +541,9 @@ def test_wandb_deep_or_huge_literal_cells_fail_cleanly(tmp_path):
         assert time.perf_counter() - t0 < 10
 
 
-def test_excel_export_of_hostile_frame_reads_back(tmp_path):
-    # the neutralised export is still a table rlmeta reads (with the apostrophes kept)
+def test_csv_cell_with_a_carriage_return_cannot_start_a_row(tmp_path):
+    # regression: a bare CR inside an unquoted cell started a new spreadsheet row whose first
+    # cell was "=1+1"; rows now end in CRLF, so such a cell is quoted and the table keeps its shape
     p = rm.write(_hostile_frame(), tmp_path / "out.csv")
     back = pd.read_csv(p)
     assert back.shape == _hostile_frame().shape

@@ -233,8 +233,8 @@ _RERUN = textwrap.dedent(
     sys.path.insert(0, {root!r})
     import rlmeta as rm
     from rlmeta.report import ReportConfig, build_report, write_report
-    cfg = ReportConfig().override(gosh_subsets=200, spec_max=40, permutations=40, formats=["html"], seed=7)
-    rep = build_report(data=rm.datasets.load_rl_llm_studies().head(30), config=cfg, command="rlmeta report")
+    cfg = ReportConfig().override(gosh_subsets=50, spec_max=10, permutations=10, formats=["html"], seed=7)
+    rep = build_report(data=rm.datasets.load_rl_llm_studies().head(16), config=cfg, command="rlmeta report")
     write_report(rep, {out!r}, ["html"])
     """
 )
