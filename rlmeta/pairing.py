@@ -110,6 +110,35 @@ def _key(items: pd.DataFrame, a: np.ndarray, b: np.ndarray, by: str) -> str:
     return "item_id"
 
 
+def _numeric_scores(work: pd.DataFrame, log: list[dict]) -> pd.DataFrame:
+    """Scores as floats: text is an error naming the row; missing or non-finite scores are
+    dropped and logged (a NaN would otherwise turn the whole benchmark's effect into NaN)."""
+    num = pd.to_numeric(work["score"], errors="coerce").astype(float)
+    text = num.isna() & work["score"].notna()
+    if text.any():
+        first = work.loc[text].iloc[0]
+        row = first.get("source_row")
+        raise DataError(
+            f"expected a numeric score, got {first['score']!r}",
+            file=None if pd.isna(first.get("source")) else str(first.get("source")),
+            row=None if row is None or pd.isna(row) else int(row),
+            column="score",
+        )
+    bad = ~np.isfinite(num.to_numpy())
+    if bad.any():
+        log.extend(
+            _records(
+                work.loc[bad],
+                lambda r: (
+                    f"score {r['score']!r} is missing or not finite; item left out of pairing"
+                ),
+            )
+        )
+    out = work.loc[~bad].copy()
+    out["score"] = num[~bad]
+    return out
+
+
 def _records(frame: pd.DataFrame, reason) -> list[dict]:
     """Drop-log records for the rows of ``frame`` (``reason`` maps a row dict to text)."""
     cols = [c for c in ("source", "source_row", "benchmark", "metric") if c in frame.columns]
@@ -237,12 +266,13 @@ def pair(
     work = items.loc[a | b].copy()
     for c in group + [key]:
         work[c] = work[c].astype(object).where(work[c].notna(), "")
-    work["score"] = pd.to_numeric(work["score"], errors="raise").astype(float)
     log: list[dict] = []
+    work["_rl"] = a[a | b]  # arm membership travels with the rows that survive the score check
+    work = _numeric_scores(work, log)
     arms = {}
     ndup = {}
-    for mask, arm in ((a, "rl"), (b, "baseline")):
-        part = work.loc[mask[a | b]]
+    for in_arm, arm in ((work["_rl"].to_numpy(), "rl"), (~work["_rl"].to_numpy(), "baseline")):
+        part = work.loc[in_arm].drop(columns="_rl")
         _one_run_per_arm(part, group, arm)
         arms[arm], ndup[arm] = _per_item(part, group, key, cluster, arm, log)
     merged = arms["rl"].merge(
@@ -444,7 +474,10 @@ def _effect(g: pd.DataFrame, m: str, cluster: str | None, level: float) -> dict:
         if t == 0 or u == 0:
             t, u = t + 0.5, u + 0.5
         yi, vi = math.log(t / u), (1 / t + 1 / u) * deff
-    if not (np.isfinite(vi) and vi > 0):
+    if not (np.isfinite(vi) and np.isfinite(yi)):
+        row.update(yi=yi, vi=vi, reason="the effect or its variance overflows (scores too large?)")
+        return row
+    if not vi > 0:
         row.update(
             yi=yi, vi=vi, reason="variance is 0: the arms differ by the same amount on every item"
         )

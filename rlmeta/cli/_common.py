@@ -8,6 +8,7 @@ from enum import IntEnum
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["app", "Exit", "console", "err_console", "handle_errors"]
 
@@ -43,7 +44,11 @@ class Exit(IntEnum):
 
 
 def handle_errors(func):
-    """Turn rlmeta's exceptions into a one-line message and a documented exit code."""
+    """Turn rlmeta's exceptions into a one-line message and a documented exit code.
+
+    Messages quote file content, so they are escaped: Rich must print ``[/x]`` or
+    ``[link=...]`` from a file literally, not read it as markup (or crash on it).
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -52,17 +57,24 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except DataError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True
+            )
             raise typer.Exit(Exit.DATA) from None
         except ConfigError as exc:
-            err_console.print(f"[bold red]config error:[/] {exc}", markup=True, soft_wrap=True)
+            err_console.print(
+                f"[bold red]config error:[/] {escape(str(exc))}", markup=True, soft_wrap=True
+            )
             raise typer.Exit(Exit.CONFIG) from None
         except ModelError as exc:
-            err_console.print(f"[bold red]model error:[/] {exc}", markup=True, soft_wrap=True)
+            err_console.print(
+                f"[bold red]model error:[/] {escape(str(exc))}", markup=True, soft_wrap=True
+            )
             raise typer.Exit(Exit.MODEL) from None
         except FileNotFoundError as exc:
             err_console.print(
-                f"[bold red]error:[/] file not found: {exc.filename or exc}", markup=True
+                f"[bold red]error:[/] file not found: {escape(str(exc.filename or exc))}",
+                markup=True,
             )
             raise typer.Exit(Exit.DATA) from None
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ._common import app, console, handle_errors
@@ -129,7 +130,9 @@ def compare(
     for p in pooled:
         d = p["result"].to_dict()
         c = d["coefficients"][0]
-        label = ", ".join(f"{k}={v}" for k, v in p["group"].items() if v is not None and v == v)
+        label = escape(
+            ", ".join(f"{k}={v}" for k, v in p["group"].items() if v is not None and v == v)
+        )
         console.print(
             f"pooled ({label}; k={d['k']}, {d['method']}, Knapp-Hartung): {c['estimate']:.4f} "
             f"[{c['ci_low']:.4f}, {c['ci_high']:.4f}], p={c['pval']:.4g}, tau^2={d['tau2']:.4g}, I^2={d['i2']:.1f}%"
@@ -145,4 +148,4 @@ def _fmt(v: Any) -> str:
         return ""
     if isinstance(v, float | np.floating):
         return f"{v:.4g}"
-    return str(v)
+    return escape(str(v))  # names from files: printed literally, never as Rich markup

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ..droplog import drop_log
 from ._common import app, console, handle_errors
@@ -39,7 +40,8 @@ def effects(
     log = drop_log(eff)
     if not quiet:
         console.print(
-            f"{len(eff)} effect sizes ({measure}) written to {output}; {len(log)} row(s) excluded"
+            f"{len(eff)} effect sizes ({escape(measure)}) written to {escape(str(output))}; "
+            f"{len(log)} row(s) excluded"
         )
         if len(log):
             from .cmd_ingest import drop_log_table

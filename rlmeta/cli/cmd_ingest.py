@@ -7,6 +7,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ._common import app, console, handle_errors
@@ -27,7 +28,7 @@ def summary_table(frame: pd.DataFrame, *, items: bool) -> Table:
     counts = frame.groupby(keys, observed=True, dropna=False).size()
     for idx, n in counts.items():
         idx = idx if isinstance(idx, tuple) else (idx,)
-        table.add_row(*[str(v) for v in idx], str(n))
+        table.add_row(*[escape(str(v)) for v in idx], str(n))
     return table
 
 
@@ -39,7 +40,7 @@ def flag_table(frame: pd.DataFrame) -> Table | None:
     table.add_column("flag", overflow="fold")
     table.add_column("rows", justify="right")
     for flag, n in frame["se_flag"].dropna().astype(str).value_counts().items():
-        table.add_row(flag, str(n))
+        table.add_row(escape(flag), str(n))
     return table
 
 
@@ -51,7 +52,7 @@ def drop_log_table(log: pd.DataFrame, limit: int = 20) -> Table:
     for _, r in log.head(limit).iterrows():
         table.add_row(
             *[
-                "" if pd.isna(r[c]) else str(r[c])
+                "" if pd.isna(r[c]) else escape(str(r[c]))
                 for c in ("step", "source", "source_row", "benchmark", "metric", "reason")
             ]
         )
@@ -111,4 +112,4 @@ def ingest(
             console.print(drop_log_table(log))
         else:
             console.print("drop log: empty (no row was skipped)")
-    console.print(f"wrote {len(frame)} rows to {written}", soft_wrap=True)
+    console.print(f"wrote {len(frame)} rows to {escape(str(written))}", soft_wrap=True)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ._common import Exit, app, console, err_console, handle_errors
 
@@ -76,7 +77,7 @@ def report(
         suffix = output.suffix.lower()
         if suffix not in (".html", ".pdf"):
             err_console.print(
-                f"[bold red]error:[/] --output must end in .html or .pdf, got {output.name!r}"
+                f"[bold red]error:[/] --output must end in .html or .pdf, got {escape(repr(output.name))}"
             )
             raise typer.Exit(Exit.USAGE)
         formats = (suffix[1:],)
@@ -86,7 +87,7 @@ def report(
 
     def progress(title: str) -> None:
         if not quiet:
-            err_console.print(f"[dim]• {title}[/]")
+            err_console.print(f"[dim]• {escape(title)}[/]")
 
     rep = build_report(
         paths, rl=rl, baseline=baseline, config=cfg, command=command, progress=progress
@@ -94,9 +95,9 @@ def report(
     written = write_report(rep, output, formats)
     if not quiet:
         for p in written:
-            console.print(f"wrote {p}")
+            console.print(f"wrote {escape(str(p))}")
     failed = rep.failed()
     for s in failed:
-        err_console.print(f"[bold red]section failed:[/] {s.title}: {s.note}")
+        err_console.print(f"[bold red]section failed:[/] {escape(f'{s.title}: {s.note}')}")
     if failed:
         raise typer.Exit(Exit.FAILURE)

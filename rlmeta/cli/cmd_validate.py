@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ..errors import RlmetaError
 from ._common import Exit, app, console, err_console
@@ -37,7 +38,9 @@ def validate(
     mapping = {}
     for spec in column or []:
         if "=" not in spec:
-            err_console.print(f"[bold red]error:[/] --column expects contract=yours, got {spec!r}")
+            err_console.print(
+                f"[bold red]error:[/] --column expects contract=yours, got {escape(repr(spec))}"
+            )
             raise typer.Exit(Exit.USAGE)
         k, v = spec.split("=", 1)
         mapping[k.strip()] = v.strip()
@@ -65,15 +68,15 @@ def validate(
             what = f"{fmt} output, {len(obs)} observations"
     except RlmetaError as exc:
         if not quiet:
-            err_console.print(f"[bold red]cannot read:[/] {exc}", soft_wrap=True)
+            err_console.print(f"[bold red]cannot read:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(Exit.DATA) from None
     except FileNotFoundError:
         if not quiet:
-            err_console.print(f"[bold red]error:[/] file not found: {path}")
+            err_console.print(f"[bold red]error:[/] file not found: {escape(str(path))}")
         raise typer.Exit(Exit.DATA) from None
     if not problems:
         if not quiet:
-            console.print(f"[green]valid[/]: {path} ({what})")
+            console.print(f"[green]valid[/]: {escape(str(path))} ({escape(what)})")
         return
     if not quiet:
         # one line per problem (file, rows, column, what was expected): easy to read and to grep

@@ -33,14 +33,18 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+import struct
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..droplog import extend_drop_log
+from ..errors import RlmetaError
 from ..schema import validate_items
 from . import eee, helm, inspect_ai, lighteval, lm_eval, simple_evals
 from ._common import (
@@ -79,6 +83,54 @@ _SCAN_SUFFIX = {".json", ".jsonl", ".eval", ".parquet"}
 PathLike = str | os.PathLike
 
 
+#: Exceptions that mean "this content is not what the reader expects" when they escape a
+#: reader; :func:`_reading` turns them into a ReaderError naming the file.
+_CONTENT_ERRORS: tuple[type[BaseException], ...] = (
+    LookupError,
+    TypeError,
+    AttributeError,
+    ValueError,
+    ArithmeticError,
+    RecursionError,
+    EOFError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    struct.error,
+)
+
+
+@contextlib.contextmanager
+def _reading(path: Path, kind: str) -> Iterator[None]:
+    """Last resort: a reader that meets content it was not written for raises a ReaderError.
+
+    Every reader checks what it reads and raises a specific ReaderError; the fuzz
+    suite (tests/test_fuzz_readers.py) holds them to that.  Should some input still
+    slip through as a KeyError, TypeError, pyarrow error, ..., the user gets an error
+    that names the file and the format instead of a traceback; the original exception
+    is chained (``__cause__``) and the error is marked ``unexpected = True``.
+    """
+    try:
+        yield
+    except _CONTENT_ERRORS + _arrow_errors() as exc:
+        if isinstance(exc, RlmetaError):  # rlmeta's own errors say what is wrong already
+            raise
+        err = fail(
+            path,
+            f"cannot read this file as {kind}: unexpected content ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); if the file is valid, please report it",
+        )
+        err.unexpected = True
+        raise err from exc
+
+
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return ()
+    return (pa.ArrowException,)
+
+
 def _paths(path_or_paths: PathLike | Iterable[PathLike]) -> list[Path]:
     if isinstance(path_or_paths, str | os.PathLike):
         items = [path_or_paths]
@@ -109,8 +161,12 @@ def _scan(folder: Path, limits: Limits) -> tuple[list[tuple[Path, str]], list[di
             f = rp / name
             if f.suffix.lower() not in _SCAN_SUFFIX or name.startswith("."):
                 continue
+            if not f.is_file():  # a broken symbolic link, a socket, ...: say so, do not stop
+                skipped.append({"source": str(f), "reason": "not read: not a regular file"})
+                continue
             try:
-                kind = detect_format(f, limits=limits)
+                with _reading(f, "automatic format detection"):
+                    kind = detect_format(f, limits=limits)
             except ValueError as exc:  # a ReaderError: one unreadable file does not stop the scan
                 skipped.append({"source": str(f), "reason": f"not read: {exc}"})
                 continue
@@ -135,7 +191,8 @@ def _resolve(
     """(path, format) jobs, skipped files, and the set of files found by scanning folders."""
     jobs, skipped, scanned = [], [], set()
     for p in paths:
-        kind = detect_format(p, limits=limits) if fmt == "auto" else fmt
+        with _reading(p, "automatic format detection"):
+            kind = detect_format(p, limits=limits) if fmt == "auto" else fmt
         if kind not in FORMATS:
             raise fail(p, f"unknown format {fmt!r}; expected 'auto' or one of {', '.join(FORMATS)}")
         if p.is_dir() and kind not in ("directory", "helm"):
@@ -269,42 +326,43 @@ def read(
         )
     have_results = {p for p, k in jobs if k == "lm_eval"}
     for p, kind in jobs:
-        if kind in TABLE_FORMATS:
-            frames.append(
-                read_table(
-                    p,
-                    kind,
-                    mapping=column_mapping,
-                    score_scale=score_scale,
-                    sheet=sheet,
-                    limits=limits,
+        with _reading(p, kind):
+            if kind in TABLE_FORMATS:
+                frames.append(
+                    read_table(
+                        p,
+                        kind,
+                        mapping=column_mapping,
+                        score_scale=score_scale,
+                        sheet=sheet,
+                        limits=limits,
+                    )
                 )
-            )
-            continue
-        if kind == "lm_eval":
-            fr, _ = lm_eval.read_results(p, limits=limits, data=_json_data(p, limits))
-        elif kind == "lm_eval_samples":
-            res = lm_eval.find_results_for(p, sorted(have_results))
-            if res is not None and res in have_results:
-                continue  # its results file is read already; do not count the run twice
-            fr = _aggregate(_lm_items(p, None, None, None, [q for q, _ in jobs], limits))
-        elif kind == "inspect":
-            fr = inspect_ai.read_log(p, limits=limits)
-        elif kind == "helm":
-            fr = helm.read_run(p, limits=limits)
-        elif kind == "lighteval":
-            fr = lighteval.read_results(p, data=_json_data(p, limits), limits=limits)
-        elif kind == "lighteval_details":
-            fr = _aggregate(lighteval.read_details(p))
-        elif kind == "eee":
-            fr = eee.read_aggregate(p, data=_json_data(p, limits), limits=limits)
-        elif kind == "eee_instances":
-            fr = _aggregate(eee.read_instances(p))
-        elif kind == "simple_evals":
-            fr = simple_evals.read_metrics(p, data=_json_data(p, limits), limits=limits)
-        else:  # pragma: no cover - every format is handled above
-            raise fail(p, f"no reader for format {kind!r}")
-        frames.append(_override_scale(fr, score_scale))
+                continue
+            if kind == "lm_eval":
+                fr, _ = lm_eval.read_results(p, limits=limits, data=_json_data(p, limits))
+            elif kind == "lm_eval_samples":
+                res = lm_eval.find_results_for(p, sorted(have_results))
+                if res is not None and res in have_results:
+                    continue  # its results file is read already; do not count the run twice
+                fr = _aggregate(_lm_items(p, None, None, None, [q for q, _ in jobs], limits))
+            elif kind == "inspect":
+                fr = inspect_ai.read_log(p, limits=limits)
+            elif kind == "helm":
+                fr = helm.read_run(p, limits=limits)
+            elif kind == "lighteval":
+                fr = lighteval.read_results(p, data=_json_data(p, limits), limits=limits)
+            elif kind == "lighteval_details":
+                fr = _aggregate(lighteval.read_details(p))
+            elif kind == "eee":
+                fr = eee.read_aggregate(p, data=_json_data(p, limits), limits=limits)
+            elif kind == "eee_instances":
+                fr = _aggregate(eee.read_instances(p))
+            elif kind == "simple_evals":
+                fr = simple_evals.read_metrics(p, data=_json_data(p, limits), limits=limits)
+            else:  # pragma: no cover - every format is handled above
+                raise fail(p, f"no reader for format {kind!r}")
+            frames.append(_override_scale(fr, score_scale))
     if not frames:
         raise fail(paths[0], "nothing to read")
     table_kinds = {k for _, k in jobs if k in TABLE_FORMATS}
@@ -408,58 +466,64 @@ def read_items(
     if column_mapping and {k for _, k in jobs} - set(TABLE_FORMATS):
         raise fail(jobs[0][0], "column mapping keywords apply to items tables only")
     for p, kind in jobs:
-        if p in done:
-            continue
-        if kind in TABLE_FORMATS:
-            frames.append(read_table(p, kind, mapping=column_mapping, want="items", limits=limits))
-        elif kind == "lm_eval_samples":
-            frames.append(_lm_items(p, model, task, cluster, pool, limits))
-        elif kind == "lm_eval":
-            samples = [q for q in _samples_of_results(p) if q not in done and q not in pool]
-            if not samples:
-                if any(k == "lm_eval_samples" for _, k in jobs):
-                    continue  # used as metadata for the sample files given
-                raise fail(
-                    p,
-                    "an lm-eval results file holds aggregates only and no per-sample files were found "
-                    "beside it (run lm-eval with --log_samples, or use rm.read for aggregates)",
-                )
-            _, meta = lm_eval.read_results(p, limits=limits)
-            for q in samples:
+        with _reading(p, kind):
+            if p in done:
+                continue
+            if kind in TABLE_FORMATS:
                 frames.append(
-                    lm_eval.read_samples(
-                        q, meta=meta, model=model, task=task, cluster=cluster, limits=limits
+                    read_table(p, kind, mapping=column_mapping, want="items", limits=limits)
+                )
+            elif kind == "lm_eval_samples":
+                frames.append(_lm_items(p, model, task, cluster, pool, limits))
+            elif kind == "lm_eval":
+                samples = [q for q in _samples_of_results(p) if q not in done and q not in pool]
+                if not samples:
+                    if any(k == "lm_eval_samples" for _, k in jobs):
+                        continue  # used as metadata for the sample files given
+                    raise fail(
+                        p,
+                        "an lm-eval results file holds aggregates only and no per-sample files were found "
+                        "beside it (run lm-eval with --log_samples, or use rm.read for aggregates)",
+                    )
+                _, meta = lm_eval.read_results(p, limits=limits)
+                for q in samples:
+                    frames.append(
+                        lm_eval.read_samples(
+                            q, meta=meta, model=model, task=task, cluster=cluster, limits=limits
+                        )
+                    )
+                    done.add(q)
+            elif kind == "inspect":
+                frames.append(
+                    inspect_ai.read_log_items(p, reduced=reduced, cluster=cluster, limits=limits)
+                )
+            elif kind == "helm":
+                frames.append(
+                    helm.read_run_items(
+                        p, split=split, perturbation=perturbation, metrics=metrics, limits=limits
                     )
                 )
-                done.add(q)
-        elif kind == "inspect":
-            frames.append(
-                inspect_ai.read_log_items(p, reduced=reduced, cluster=cluster, limits=limits)
-            )
-        elif kind == "helm":
-            frames.append(
-                helm.read_run_items(
-                    p, split=split, perturbation=perturbation, metrics=metrics, limits=limits
+            elif kind == "lighteval_details":
+                frames.append(lighteval.read_details(p, model=model, task=task))
+            elif kind == "eee_instances":
+                frames.append(eee.read_instances(p, cluster=cluster))
+            elif kind in ("lighteval", "eee", "simple_evals"):
+                if p in scanned:  # found while scanning a folder: skip, but say so
+                    skipped.append(
+                        {
+                            "source": str(p),
+                            "reason": f"{kind} aggregate file has no per-item scores",
+                        }
+                    )
+                    continue
+                raise fail(
+                    p,
+                    f"a {kind} aggregate file has no per-item scores; use rm.read() for aggregates"
+                    + (" or the details Parquet files" if kind == "lighteval" else ""),
                 )
-            )
-        elif kind == "lighteval_details":
-            frames.append(lighteval.read_details(p, model=model, task=task))
-        elif kind == "eee_instances":
-            frames.append(eee.read_instances(p, cluster=cluster))
-        elif kind in ("lighteval", "eee", "simple_evals"):
-            if p in scanned:  # found while scanning a folder: skip, but say so
-                skipped.append(
-                    {"source": str(p), "reason": f"{kind} aggregate file has no per-item scores"}
-                )
-                continue
-            raise fail(
-                p,
-                f"a {kind} aggregate file has no per-item scores; use rm.read() for aggregates"
-                + (" or the details Parquet files" if kind == "lighteval" else ""),
-            )
-        else:  # pragma: no cover
-            raise fail(p, f"no item reader for format {kind!r}")
-        done.add(p)
+            else:  # pragma: no cover
+                raise fail(p, f"no item reader for format {kind!r}")
+            done.add(p)
     if not frames:
         raise fail(paths[0], "no per-item scores found")
     out = _concat(frames)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,12 @@ __all__ = [
     "fail",
     "add_provenance",
     "as_path",
+    "as_dict",
+    "as_list",
+    "as_text",
+    "is_number",
+    "short_repr",
+    "to_float",
 ]
 
 #: Provenance columns every harness-derived row carries.
@@ -77,6 +84,9 @@ class Limits:
     max_json_document
         Largest single JSON document read whole (bytes); JSONL files are streamed
         and have no limit.
+    max_members
+        Most entries a ZIP archive may list; checked from the archive's end record
+        before the central directory is parsed (each entry costs memory).
 
     Examples
     --------
@@ -89,6 +99,7 @@ class Limits:
     max_ratio: float = 200.0
     ratio_floor: int = 1 * _MIB
     max_json_document: int = 2048 * _MIB
+    max_members: int = 100_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -164,6 +175,8 @@ def _json_error(path: Any, raw: bytes, exc: Exception, line_offset: int = 0) -> 
         return fail(path, f"line {line}, column {jexc.colno}: {what}: {jexc.msg}", row=line)
     except RecursionError:
         return fail(path, "JSON nested too deeply")
+    except ValueError as vexc:  # e.g. an integer literal longer than Python's 4300-digit limit
+        return fail(path, f"invalid JSON: {vexc}")
     return fail(path, f"invalid JSON: {exc}")
 
 
@@ -189,15 +202,29 @@ def load_json(path: Any, raw: bytes | None = None, *, limits: Limits = DEFAULT_L
     if not raw.strip():
         raise fail(path, "empty file: expected a JSON document")
     try:
-        if _orjson is not None:
-            if raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            return _orjson.loads(raw)
-        return json.loads(decode_utf8(path, raw))
+        return _decode(raw, path)
     except (ValueError, RecursionError) as exc:
         if isinstance(exc, ReaderError):
             raise
         raise _json_error(path, raw, exc) from None
+
+
+def _decode(raw: bytes, path: Any, line_offset: int = 0) -> Any:
+    """Decode one JSON value; orjson first, the standard library when orjson refuses.
+
+    orjson rejects the ``NaN``/``Infinity`` literals and out-of-range numbers such as
+    ``1e400`` that Python's own ``json.dumps`` writes (evaluation harnesses are Python
+    tools, so their files can hold them).  The standard library reads them as float
+    nan/inf, and the readers then treat non-finite numbers as missing, with a reason.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if _orjson is not None:
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(decode_utf8(path, raw, line_offset=line_offset))
 
 
 def iter_lines(
@@ -231,11 +258,12 @@ def iter_lines(
 
 def iter_json_lines(path: Any, hasher: Any | None = None) -> Iterator[tuple[int, Any]]:
     """Stream a JSONL file: yield ``(line_number, record)``; a bad line raises with its number."""
-    dec = _orjson.loads if _orjson is not None else json.loads
     for lineno, line in iter_lines(path, hasher):
         try:
-            rec = dec(line)
+            rec = _decode(line, path, line_offset=lineno - 1)
         except (ValueError, RecursionError) as exc:
+            if isinstance(exc, ReaderError):
+                raise
             raise _json_error(path, line, exc, line_offset=lineno - 1) from None
         yield lineno, rec
 
@@ -312,21 +340,111 @@ def str_or_none(value: Any) -> str | None:
 
 
 def to_float(value: Any) -> float | None:
-    """A JSON number (or numeric string) as float; ``"N/A"``, None, lists, dicts -> None.
+    """A JSON number (or numeric string) as a finite float; anything else -> None.
 
-    >>> to_float("0.5"), to_float("N/A"), to_float(True), to_float([1, 0])
-    (0.5, None, 1.0, None)
+    ``"N/A"``, None, lists, dicts, NaN and infinities give None: callers record
+    why the value is not used (drop log or ``se_flag``), so no NaN flows on silently.
+
+    >>> to_float("0.5"), to_float("N/A"), to_float(True), to_float([1, 0]), to_float(float("nan"))
+    (0.5, None, 1.0, None, None)
     """
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
         try:
-            return float(value.strip())
+            f = float(value)
+        except OverflowError:  # an integer beyond the float range
+            return None
+    elif isinstance(value, str):
+        try:
+            f = float(value.strip())
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def is_number(value: Any) -> bool:
+    """A finite JSON number (bools are not numbers here).
+
+    >>> is_number(0.5), is_number(True), is_number(float("inf")), is_number("1")
+    (True, False, False, False)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "true/false"}
+    kinds.update({int: "a number", float: "a number"})
+    return kinds.get(type(value), "null" if value is None else f"a {type(value).__name__}")
+
+
+def as_dict(value: Any, path: Any, where: str, *, row: int | None = None) -> dict:
+    """A JSON object field: the dict, ``{}`` when absent (None), else a ReaderError naming it.
+
+    >>> as_dict(None, "x.json", "eval.config")
+    {}
+    >>> as_dict(5, "x.json", "eval.config")
+    Traceback (most recent call last):
+    ...
+    rlmeta.errors.ReaderError: x.json, column 'eval.config': expected an object, got a number (5)
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise fail(
+            path,
+            f"expected an object, got {_kind(value)} ({short_repr(value)})",
+            row=row,
+            column=where,
+        )
+    return value
+
+
+def as_list(value: Any, path: Any, where: str, *, row: int | None = None) -> list:
+    """A JSON array field: the list, ``[]`` when absent (None), else a ReaderError naming it."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise fail(
+            path,
+            f"expected an array, got {_kind(value)} ({short_repr(value)})",
+            row=row,
+            column=where,
+        )
+    return value
+
+
+def as_text(value: Any, path: Any, where: str, *, row: int | None = None) -> str | None:
+    """An identifier field (name, id, hash): text; whole numbers become text; None stays None.
+
+    Objects, arrays, booleans and non-whole numbers are an error: an identifier that
+    is really a structure means the file is not what the reader expects.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise fail(
+        path,
+        f"expected text or a whole number, got {_kind(value)} ({short_repr(value)})",
+        row=row,
+        column=where,
+    )
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def finish(frame: pd.DataFrame, drops: list[dict] | None = None) -> pd.DataFrame:

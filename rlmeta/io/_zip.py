@@ -26,6 +26,45 @@ _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _CHUNK = 1 << 20
 
 
+_EOCD = struct.Struct("<4sHHHHIIH")
+_ZIP64_LOCATOR = struct.Struct("<4sIQI")
+_ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
+_S_IFLNK = 0o120000
+
+
+def _declared_entries(path: Any) -> int | None:
+    """Number of entries the archive's end-of-central-directory record declares.
+
+    Read from the last 64 KiB of the file, before :mod:`zipfile` builds one object per
+    entry, so an archive listing millions of entries is refused cheaply.  None when no
+    end record is found (zipfile then reports the archive as invalid).
+    """
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        tail_len = min(size, _EOCD.size + 65535)
+        fh.seek(size - tail_len)
+        tail = fh.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _EOCD.size > len(tail):
+        return None
+    total = _EOCD.unpack_from(tail, at)[4]
+    loc = at - _ZIP64_LOCATOR.size
+    if total == 0xFFFF and loc >= 0 and tail[loc : loc + 4] == b"PK\x06\x07":
+        offset = _ZIP64_LOCATOR.unpack_from(tail, loc)[2]
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            rec = fh.read(_ZIP64_EOCD.size)
+        if len(rec) == _ZIP64_EOCD.size and rec[:4] == b"PK\x06\x06":
+            total = _ZIP64_EOCD.unpack(rec)[7]
+    return total
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    """A member stored as a Unix symbolic link (its data is a path, not a document)."""
+    return info.create_system == 3 and (info.external_attr >> 16) & 0o170000 == _S_IFLNK
+
+
 def _unsafe(name: str) -> bool:
     if not name or "\x00" in name:
         return True
@@ -51,20 +90,44 @@ class SafeZip:
         self.limits = limits
         self._total = 0
         try:
+            entries = _declared_entries(path)
+        except OSError as exc:
+            raise fail(path, f"cannot open the archive: {exc}") from None
+        if entries is not None and entries > limits.max_members:
+            raise fail(
+                path,
+                f"the archive lists {entries} members, over the limit of {limits.max_members} "
+                "(raise it with limits=Limits(max_members=...))",
+            )
+        try:
             self._zf = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, struct.error) as exc:
+            # zipfile raises more than BadZipFile on damaged central directories
             raise fail(
                 path, f"not a valid ZIP archive ({exc}); an Inspect .eval log is a ZIP file"
             ) from None
         except OSError as exc:
             raise fail(path, f"cannot open the archive: {exc}") from None
         self._infos = {}
-        for info in self._zf.infolist():
-            if _unsafe(info.filename):
-                raise fail(
-                    path, f"unsafe member path {info.filename!r} (absolute or containing '..')"
-                )
-            self._infos[info.filename] = info
+        try:
+            for info in self._zf.infolist():
+                if _unsafe(info.filename):
+                    raise fail(
+                        path, f"unsafe member path {info.filename!r} (absolute or containing '..')"
+                    )
+                if _is_symlink(info):
+                    raise fail(
+                        path, f"member {info.filename!r} is a symbolic link; links are not read"
+                    )
+                if info.filename in self._infos:
+                    raise fail(
+                        path,
+                        f"member {info.filename!r} occurs twice; which copy is meant is ambiguous",
+                    )
+                self._infos[info.filename] = info
+        except BaseException:
+            self._zf.close()
+            raise
 
     def close(self) -> None:
         self._zf.close()
@@ -153,7 +216,7 @@ class SafeZip:
                             self.path,
                             f"member {info.filename!r} is larger than its header declares",
                         )
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             raise fail(
                 self.path, f"member {info.filename!r} is corrupt or truncated: {exc}"
             ) from None

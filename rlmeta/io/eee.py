@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,15 @@ from ._common import (
     DEFAULT_LIMITS,
     Limits,
     add_provenance,
+    as_dict,
     as_path,
+    as_text,
     fail,
+    is_number,
     iter_json_lines,
     load_json,
     sha256_file,
+    short_repr,
 )
 
 __all__ = [
@@ -87,53 +92,87 @@ def read_aggregate(
             path,
             "not an Every Eval Ever aggregate: expected 'schema_version' and 'evaluation_results'",
         )
-    mi = data.get("model_info") or {}
-    lib = data.get("eval_library") or {}
+    p = path
+    # every field is type-checked: a mistyped one is a ReaderError naming it, not a crash
+    mi = as_dict(data.get("model_info"), p, "model_info")
+    lib = as_dict(data.get("eval_library"), p, "eval_library")
     rows = []
     for i, res in enumerate(data["evaluation_results"]):
         where = f"evaluation_results[{i}]"
         if not isinstance(res, dict):
             raise fail(path, f"{where}: expected an object", column=where)
-        sd = res.get("score_details") or {}
+        sd = as_dict(res.get("score_details"), p, f"{where}.score_details")
         score = sd.get("score")
-        if not isinstance(score, int | float) or isinstance(score, bool):
+        if not is_number(score):
             raise fail(
                 path,
-                f"{where}: expected a number in score_details.score, got {score!r}",
+                f"{where}: expected a finite number in score_details.score, got {short_repr(score)}",
                 column=f"{where}.score_details.score",
             )
-        mc = res.get("metric_config") or {}
-        unc = sd.get("uncertainty") or {}
-        se = (unc.get("standard_error") or {}).get("value")
-        ci = unc.get("confidence_interval") or {}
-        lib_ = res.get("source_data") or {}
+        mc = as_dict(res.get("metric_config"), p, f"{where}.metric_config")
+        unc = as_dict(sd.get("uncertainty"), p, f"{where}.score_details.uncertainty")
+        se_block = as_dict(unc.get("standard_error"), p, f"{where}.uncertainty.standard_error")
+        se = se_block.get("value")
+        ci = as_dict(unc.get("confidence_interval"), p, f"{where}.uncertainty.confidence_interval")
+        lib_ = as_dict(res.get("source_data"), p, f"{where}.source_data")
         lower = mc.get("lower_is_better")
+        numbers = {
+            "se": se,
+            "sd": unc.get("standard_deviation"),
+            "n": unc.get("num_samples"),
+            "ci_low": ci.get("lower"),
+            "ci_high": ci.get("upper"),
+        }
+        for key, value in numbers.items():
+            if value is not None and not is_number(value):
+                raise fail(
+                    path,
+                    f"{where}: expected a finite number for {key}, got {short_repr(value)}",
+                    column=f"{where}.uncertainty",
+                )
         rows.append(
             {
-                "model": mi.get("id") or mi.get("name"),
-                "benchmark": res.get("evaluation_name") or lib_.get("dataset_name"),
-                "metric": mc.get("metric_id") or mc.get("metric_name") or "score",
+                "model": as_text(mi.get("id") or mi.get("name"), p, "model_info.id"),
+                "benchmark": as_text(
+                    res.get("evaluation_name") or lib_.get("dataset_name"),
+                    p,
+                    f"{where}.evaluation_name",
+                ),
+                "metric": as_text(
+                    mc.get("metric_id") or mc.get("metric_name") or "score",
+                    p,
+                    f"{where}.metric_config.metric_id",
+                ),
                 "filter": None,
                 "score": float(score),
-                "se": float(se) if isinstance(se, int | float) and se > 0 else None,
-                "sd": unc.get("standard_deviation"),
-                "n": unc.get("num_samples"),
-                "ci_low": ci.get("lower"),
-                "ci_high": ci.get("upper"),
+                "se": float(se) if se is not None and se > 0 else None,
+                "sd": numbers["sd"],
+                "n": numbers["n"],
+                "ci_low": numbers["ci_low"],
+                "ci_high": numbers["ci_high"],
                 "higher_is_better": (not lower) if isinstance(lower, bool) else None,
                 "score_scale": _scale(mc),
-                "se_method": (unc.get("standard_error") or {}).get("method") if se else None,
-                "task": res.get("evaluation_result_id") or res.get("evaluation_name"),
+                "se_method": as_text(se_block.get("method"), p, f"{where}.standard_error.method")
+                if se
+                else None,
+                "se_flag": f"standard error {se!r} in file; not used"
+                if se is not None and se <= 0
+                else None,
+                "task": as_text(
+                    res.get("evaluation_result_id") or res.get("evaluation_name"),
+                    p,
+                    f"{where}.evaluation_result_id",
+                ),
                 "source_location": where,
-                "eval_library": lib.get("name"),
-                "eval_library_version": lib.get("version"),
+                "eval_library": as_text(lib.get("name"), p, "eval_library.name"),
+                "eval_library_version": as_text(lib.get("version"), p, "eval_library.version"),
             }
         )
     if not rows:
         raise fail(path, "evaluation_results is empty")
     frame = pd.DataFrame(rows)
     for col in ("sd", "n", "ci_low", "ci_high", "se"):
-        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        frame[col] = frame[col].astype(float)
     add_provenance(
         frame,
         source=str(path),
@@ -157,35 +196,51 @@ def read_instances(path: Any, *, cluster: str | None = None) -> pd.DataFrame:
                 "evaluation",
                 row=lineno,
             )
-        ev = rec.get("evaluation") or {}
+        ev = as_dict(rec.get("evaluation"), path, "evaluation", row=lineno)
         score = ev.get("score")
-        if not isinstance(score, int | float) or isinstance(score, bool):
-            if isinstance(ev.get("is_correct"), bool):
+        if not is_number(score):
+            if isinstance(ev.get("is_correct"), bool) and score is None:
                 score = float(ev["is_correct"])
             else:
                 raise fail(
                     path,
-                    f"line {lineno}: expected a number in evaluation.score, got {score!r}",
+                    f"line {lineno}: expected a finite number in evaluation.score, got "
+                    f"{short_repr(score)}",
                     row=lineno,
                     column="evaluation.score",
                 )
         row = {
-            "model": rec.get("model_id"),
-            "benchmark": rec.get("evaluation_name"),
-            "item_id": str(rec["sample_id"]),
+            "model": as_text(rec.get("model_id"), path, "model_id", row=lineno),
+            "benchmark": as_text(rec.get("evaluation_name"), path, "evaluation_name", row=lineno),
+            "item_id": as_text(rec["sample_id"], path, "sample_id", row=lineno),
             "score": float(score),
             "sample_idx": 0,
-            "metric": rec.get("evaluation_result_id") or "score",
-            "sample_hash": rec.get("sample_hash"),
+            "metric": as_text(
+                rec.get("evaluation_result_id") or "score",
+                path,
+                "evaluation_result_id",
+                row=lineno,
+            ),
+            "sample_hash": as_text(rec.get("sample_hash"), path, "sample_hash", row=lineno),
             "source_row": lineno,
-            "evaluation_id": rec.get("evaluation_id"),
+            "evaluation_id": as_text(rec.get("evaluation_id"), path, "evaluation_id", row=lineno),
         }
+        if row["item_id"] is None:
+            raise fail(path, f"line {lineno}: sample_id is null", row=lineno, column="sample_id")
         if cluster is not None:
-            md = rec.get("metadata") or {}
+            md = as_dict(rec.get("metadata"), path, "metadata", row=lineno)
             if cluster not in md:
                 raise fail(
                     path,
                     f"line {lineno}: metadata has no key {cluster!r} to use as cluster",
+                    row=lineno,
+                    column=f"metadata.{cluster}",
+                )
+            if isinstance(md[cluster], dict | list):
+                raise fail(
+                    path,
+                    f"line {lineno}: expected a cluster label (text or number), got "
+                    f"{short_repr(md[cluster])}",
                     row=lineno,
                     column=f"metadata.{cluster}",
                 )
@@ -283,6 +338,12 @@ def _aggregate_doc(obs: pd.DataFrame, model: str, timestamp: str) -> dict:
     }
 
 
+def _now() -> str:
+    """Seconds since the epoch as text; ``SOURCE_DATE_EPOCH`` when set (reproducible exports)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return epoch if epoch.isdigit() else f"{time.time():.0f}"
+
+
 def write_aggregate(obs: pd.DataFrame, path: Any, *, timestamp: str | None = None) -> list[Path]:
     """Write observations as EEE aggregate JSON: one file, or one per model into a folder.
 
@@ -296,7 +357,7 @@ def write_aggregate(obs: pd.DataFrame, path: Any, *, timestamp: str | None = Non
                 f"EEE export needs a '{col}' column (an observations table from rm.read)",
                 column=col,
             )
-    ts = timestamp or f"{time.time():.0f}"
+    ts = timestamp or _now()
     models = [str(m) for m in obs["model"].dropna().unique()]
     target = as_path(path)
     out = []
@@ -314,7 +375,7 @@ def write_instances(items: pd.DataFrame, path: Any, *, timestamp: str | None = N
     for col in ("model", "benchmark", "item_id", "score"):
         if col not in items.columns:
             raise fail(None, f"EEE instance export needs a '{col}' column", column=col)
-    ts = timestamp or f"{time.time():.0f}"
+    ts = timestamp or _now()
     target = as_path(path)
     with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for r in items.itertuples(index=False):

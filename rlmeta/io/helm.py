@@ -23,7 +23,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import DEFAULT_LIMITS, Limits, add_provenance, as_path, fail, load_json, sha256_file
+from ._common import (
+    DEFAULT_LIMITS,
+    Limits,
+    add_provenance,
+    as_dict,
+    as_list,
+    as_path,
+    as_text,
+    fail,
+    load_json,
+    sha256_file,
+    short_repr,
+    to_float,
+)
 
 __all__ = ["read_run", "read_run_items", "is_run_dir"]
 
@@ -65,18 +78,58 @@ def _run_meta(p: Any, limits: Limits) -> dict:
             "expected a HELM run spec with 'adapter_spec'",
             column="adapter_spec",
         )
-    ad = spec["adapter_spec"]
-    name = str(spec.get("name", p.name))
+    src = p / "run_spec.json"
+    ad = as_dict(spec["adapter_spec"], src, "adapter_spec")
+    name = as_text(spec.get("name"), src, "name") or p.name
     # The benchmark is the run name without the model part, e.g. "mmlu:subject=philosophy,method=...".
     parts = [x for x in name.split(",") if not x.startswith(("model=", "model_deployment="))]
+    numbers = {}
+    for key in ("max_train_instances", "temperature", "num_outputs"):
+        value = ad.get(key)
+        if value is not None and (isinstance(value, bool) or to_float(value) is None):
+            raise fail(
+                src, f"expected a number, got {short_repr(value)}", column=f"adapter_spec.{key}"
+            )
+        numbers[key] = value
     return {
-        "model": ad.get("model") or ad.get("model_deployment"),
+        "model": as_text(ad.get("model") or ad.get("model_deployment"), src, "adapter_spec.model"),
         "benchmark": ",".join(parts),
         "task": name,
-        "n_shot": ad.get("max_train_instances"),
-        "temperature": ad.get("temperature"),
-        "num_outputs": ad.get("num_outputs"),
+        "n_shot": numbers["max_train_instances"],
+        "temperature": numbers["temperature"],
+        "num_outputs": numbers["num_outputs"],
     }
+
+
+def _stat(st: Any, src: Any, where: str) -> tuple[dict, dict, str]:
+    """A stat object, its ``name`` object and metric name, type-checked (HELM ``Stat``)."""
+    st = as_dict(st, src, where)
+    nm = as_dict(st.get("name"), src, f"{where}.name")
+    metric = as_text(nm.get("name"), src, f"{where}.name.name") or ""
+    return st, nm, metric
+
+
+def _stat_value(st: dict, src: Any, where: str) -> float | None:
+    """The per-instance (or aggregate) value of a stat: its mean, else sum / count.
+
+    None when the stat holds no observations (count 0); a non-numeric or non-finite
+    value is an error naming the stat.
+    """
+    raw_count = st.get("count") or 0
+    count = None if isinstance(raw_count, bool | str) else to_float(raw_count)
+    if count is None or count < 0:
+        raise fail(src, f"expected a non-negative count, got {short_repr(raw_count)}", column=where)
+    if count == 0:
+        return None
+    if "mean" in st:
+        raw = st["mean"]
+    else:
+        total = to_float(st.get("sum", 0))
+        raw = total / count if total is not None else st.get("sum")
+    value = to_float(raw)
+    if value is None or isinstance(raw, bool | str):
+        raise fail(src, f"expected a finite mean, got {short_repr(raw)}", column=f"{where}.mean")
+    return value
 
 
 def read_run_items(
@@ -109,25 +162,29 @@ def read_run_items(
         )
         if pert != perturbation:
             continue
-        for st in entry.get("stats") or []:
-            nm = st.get("name") or {}
-            if (
-                nm.get("split") != split
-                or nm.get("perturbation")
-                or not _keep(nm.get("name", ""), metrics)
-            ):
+        iid = as_text(entry["instance_id"], src, f"[{i}].instance_id")
+        trial = entry.get("train_trial_index", 0)
+        if isinstance(trial, bool) or not isinstance(trial, int):
+            raise fail(
+                src,
+                f"entry {i}: expected a whole train_trial_index, got {short_repr(trial)}",
+                column="train_trial_index",
+            )
+        for j, st in enumerate(as_list(entry.get("stats"), src, f"[{i}].stats")):
+            where = f"[{i}].stats[{j}]"
+            st, nm, name = _stat(st, src, where)
+            if nm.get("split") != split or nm.get("perturbation") or not _keep(name, metrics):
                 continue
-            count = st.get("count") or 0
-            if count == 0:
+            value = _stat_value(st, src, where)
+            if value is None:
                 continue
-            value = st.get("mean", st.get("sum", 0) / count)
             rows.append(
                 {
-                    "item_id": str(entry["instance_id"]),
-                    "sample_idx": int(entry.get("train_trial_index", 0)),
-                    "metric": nm["name"],
-                    "score": float(value),
-                    "source_location": f"[{i}].stats.{nm['name']}",
+                    "item_id": iid,
+                    "sample_idx": trial,
+                    "metric": name,
+                    "score": value,
+                    "source_location": f"[{i}].stats.{name}",
                 }
             )
     if not rows:
@@ -181,27 +238,22 @@ def read_run(
         out["se_method"] = "clt (per-instance, ddof 1)"
         source = str(p / "per_instance_stats.json")
     else:
-        meta_only = load_json(p / "stats.json", limits=limits)
+        src = p / "stats.json"
+        meta_only = as_list(load_json(src, limits=limits), src, "(top level)")
         rows = []
-        for st in meta_only:
-            nm = st.get("name") or {}
-            if (
-                nm.get("split") != split
-                or nm.get("perturbation")
-                or not _keep(nm.get("name", ""), metrics)
-            ):
+        n_inst = None
+        for j, st in enumerate(meta_only):
+            st, nm, name = _stat(st, src, f"[{j}]")
+            if name == "num_instances" and nm.get("split") == split and n_inst is None:
+                n_inst = _stat_value(st, src, f"[{j}]")
+            if nm.get("split") != split or nm.get("perturbation") or not _keep(name, metrics):
                 continue
-            if not st.get("count"):
+            value = _stat_value(st, src, f"[{j}]")
+            if value is None:
                 continue
-            rows.append({"metric": nm["name"], "score": float(st["mean"])})
-        n_inst = [
-            s
-            for s in meta_only
-            if (s.get("name") or {}).get("name") == "num_instances"
-            and (s.get("name") or {}).get("split") == split
-        ]
-        out = pd.DataFrame(rows)
-        out["n"] = float(n_inst[0]["mean"]) if n_inst else np.nan
+            rows.append({"metric": name, "score": value})
+        out = pd.DataFrame(rows, columns=["metric", "score"])
+        out["n"] = n_inst if n_inst is not None else np.nan
         out["se"] = np.nan
         out["se_method"] = None
         out["se_flag"] = "stats.json has no sampling SE (its count is train trials)"

@@ -21,7 +21,20 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import DEFAULT_LIMITS, Limits, add_provenance, as_path, fail, load_json, sha256_file
+from ._common import (
+    DEFAULT_LIMITS,
+    Limits,
+    add_provenance,
+    as_dict,
+    as_list,
+    as_path,
+    as_text,
+    fail,
+    load_json,
+    sha256_file,
+    short_repr,
+    to_float,
+)
 from ._zip import SafeZip
 
 __all__ = ["read_log", "read_log_items", "looks_like_log", "value_to_float"]
@@ -53,10 +66,6 @@ def value_to_float(value: Any) -> float | None:
     >>> [value_to_float(v) for v in ["C", "I", "P", "N", "yes", "0.25", 2, True, "maybe"]]
     [1.0, 0.0, 0.5, 0.0, 1.0, 0.25, 2.0, 1.0, None]
     """
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
     if isinstance(value, str):
         v = value.strip()
         if v in _VALUE_MAP:
@@ -66,11 +75,8 @@ def value_to_float(value: Any) -> float | None:
             return 1.0
         if low in _FALSE:
             return 0.0
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
+    # numbers and numeric strings; NaN and infinities are not scores (None: logged by the caller)
+    return to_float(value)
 
 
 class _Log:
@@ -103,19 +109,21 @@ class _Log:
         if self.zip is not None:
             self.zip.close()
 
-    def reductions(self) -> list | None:
+    def reductions(self) -> list:
         if self.zip is not None:
-            return self._member("reductions.json") if "reductions.json" in self.zip else None
+            if "reductions.json" not in self.zip:
+                return []
+            return as_list(self._member("reductions.json"), self.path, "reductions.json")
         red = self.header.get("reductions")
         if red is None and isinstance(self.header.get("results"), dict):
             red = self.header["results"].get("sample_reductions")  # older JSON logs
-        return red
+        return as_list(red, self.path, "reductions")
 
     def epoch_samples(self, need_metadata: bool) -> Iterable[tuple[str, dict]]:
         """(location, sample-or-summary) pairs with per-epoch scores."""
         if self.zip is None:
-            for i, s in enumerate(self.header.get("samples") or [], start=1):
-                yield f"samples[{i - 1}]", s
+            for i, s in enumerate(as_list(self.header.get("samples"), self.path, "samples")):
+                yield f"samples[{i}]", s
             return
         names = self.zip.names()
         summary_names = (
@@ -129,8 +137,7 @@ class _Log:
         have_meta = False
         if summary_names and not need_metadata:
             for name in summary_names:
-                items = self._member(name)
-                for i, s in enumerate(items):
+                for i, s in enumerate(as_list(self._member(name), self.path, name)):
                     yield f"{name}[{i}]", s
             return
         for name in names:
@@ -139,22 +146,27 @@ class _Log:
                 yield name, self._member(name)
         if not have_meta and summary_names:
             for name in summary_names:
-                for i, s in enumerate(self._member(name)):
+                for i, s in enumerate(as_list(self._member(name), self.path, name)):
                     yield f"{name}[{i}]", s
 
 
 def _meta(log: _Log) -> dict:
-    ev = log.header["eval"]
-    packages = ev.get("packages") or {}
+    # every field is type-checked: a mistyped one is a ReaderError naming it, not a crash
+    p, ev = log.path, log.header["eval"]
+    packages = as_dict(ev.get("packages"), p, "eval.packages")
+    gen = as_dict(ev.get("model_generate_config"), p, "eval.model_generate_config")
+    plan = as_dict(log.header.get("plan"), p, "plan")
+    plan_cfg = as_dict(plan.get("config"), p, "plan.config")
+    temperature = gen.get("temperature", plan_cfg.get("temperature"))
+    if temperature is not None and to_float(temperature) is None:
+        raise fail(p, f"expected a number, got {short_repr(temperature)}", column="temperature")
     return {
-        "model": ev.get("model"),
-        "task": ev.get("task_registry_name") or ev.get("task"),
-        "tool_version": packages.get("inspect_ai"),
-        "status": log.header.get("status"),
-        "temperature": (ev.get("model_generate_config") or {}).get(
-            "temperature", (log.header.get("plan") or {}).get("config", {}).get("temperature")
-        ),
-        "epochs": (ev.get("config") or {}).get("epochs"),
+        "model": as_text(ev.get("model"), p, "eval.model"),
+        "task": as_text(ev.get("task_registry_name") or ev.get("task"), p, "eval.task"),
+        "tool_version": as_text(packages.get("inspect_ai"), p, "eval.packages.inspect_ai"),
+        "status": as_text(log.header.get("status"), p, "status"),
+        "temperature": temperature,
+        "epochs": as_dict(ev.get("config"), p, "eval.config").get("epochs"),
     }
 
 
@@ -170,24 +182,55 @@ def read_log(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
                 f"log has no results.scores (status {meta['status']!r}); nothing to aggregate",
                 column="results.scores",
             )
-        rows = []
-        for si, score in enumerate(results["scores"]):
-            metrics = score.get("metrics") or {}
-            se, se_method = None, None
+        rows, drops = [], []
+        for si, score in enumerate(as_list(results["scores"], path, "results.scores")):
+            where = f"results.scores[{si}]"
+            score = as_dict(score, path, where)
+            metrics = as_dict(score.get("metrics"), path, f"{where}.metrics")
+            se_raw, se_method = None, None
             for name, label in _SE_METRICS.items():
-                if name in metrics and se is None:
-                    se = metrics[name].get("value")
-                    params = metrics[name].get("params") or metrics[name].get("options") or {}
+                if name in metrics and se_raw is None:
+                    m = as_dict(metrics[name], path, f"{where}.metrics.{name}")
+                    se_raw = m.get("value")
+                    params = as_dict(
+                        m.get("params") or m.get("options"), path, f"{where}.metrics.{name}.params"
+                    )
                     se_method = label + (
                         f", clustered by {params['cluster']}" if params.get("cluster") else ""
                     )
-            scorer = score.get("name") or score.get("scorer")
-            n = score.get("scored_samples", results.get("completed_samples"))
+            se = to_float(se_raw)
+            se_flag = None
+            if se_raw is not None and se is None:
+                se_flag = f"stderr {short_repr(se_raw)} in file; not used"
+            elif se == 0:
+                se, se_flag = None, "stderr 0.0 in file; not used"
+            elif se is not None and se < 0:
+                se, se_flag = None, f"negative stderr {se:g} in file; not used"
+            std = to_float(as_dict(metrics.get("std"), path, f"{where}.metrics.std").get("value"))
+            scorer = as_text(score.get("name") or score.get("scorer"), path, f"{where}.name")
+            n_raw = score.get("scored_samples", results.get("completed_samples"))
+            n = to_float(n_raw)
+            if n_raw is not None and (n is None or n < 0 or not n.is_integer()):
+                raise fail(
+                    path,
+                    f"expected a whole number of scored samples, got {short_repr(n_raw)}",
+                    column=f"{where}.scored_samples",
+                )
             for name, m in metrics.items():
                 if name in _SE_METRICS or name in ("std", "var"):
                     continue
-                value = m.get("value") if isinstance(m, dict) else None
-                if not isinstance(value, int | float) or isinstance(value, bool):
+                raw = m.get("value") if isinstance(m, dict) else m
+                value = to_float(raw)
+                if value is None or isinstance(raw, bool | str):
+                    drops.append(
+                        {
+                            "source": str(path),
+                            "benchmark": meta["task"],
+                            "metric": f"{scorer}/{name}",
+                            "reason": f"{where}.metrics.{name}: value {short_repr(raw)} is not a "
+                            "finite number",
+                        }
+                    )
                     continue
                 is_mean = name in _MEAN_METRICS
                 rows.append(
@@ -195,21 +238,19 @@ def read_log(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
                         "model": meta["model"],
                         "benchmark": meta["task"],
                         "metric": f"{scorer}/{name}",
-                        "filter": score.get("reducer"),
-                        "score": float(value),
-                        "se": float(se) if is_mean and se is not None and se > 0 else None,
-                        "sd": float(metrics["std"]["value"])
-                        if is_mean and "std" in metrics
-                        else None,
-                        "n": float(n) if n is not None else None,
+                        "filter": as_text(score.get("reducer"), path, f"{where}.reducer"),
+                        "score": value,
+                        "se": se if is_mean else None,
+                        "sd": std if is_mean else None,
+                        "n": n,
                         "higher_is_better": True if name == "accuracy" else None,
                         "score_scale": "proportion"
                         if name == "accuracy" and 0 <= value <= 1
                         else None,
-                        "se_method": se_method if is_mean and se is not None and se > 0 else None,
-                        "se_flag": "stderr 0.0 in file; not used" if is_mean and se == 0 else None,
+                        "se_method": se_method if is_mean and se is not None else None,
+                        "se_flag": se_flag if is_mean else None,
                         "task": meta["task"],
-                        "source_location": f"results.scores[{si}].metrics.{name}",
+                        "source_location": f"{where}.metrics.{name}",
                     }
                 )
         if not rows:
@@ -225,9 +266,18 @@ def read_log(path: Any, *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
             temperature=meta["temperature"],
             status=meta["status"],
         )
+        frame.attrs["rlmeta_pending_drops"] = drops
         return frame
     finally:
         log.close()
+
+
+def _sample_id(value: Any, path: Any, where: str) -> str:
+    """Inspect sample ids are text or whole numbers; anything else is not an id."""
+    text = as_text(value, path, where)
+    if text is None:
+        raise fail(path, f"{where}: the sample has no id", column=where)
+    return text
 
 
 def _score_rows(scores: dict, base: dict, out: list, drops: list, where: str) -> None:
@@ -242,7 +292,8 @@ def _score_rows(scores: dict, base: dict, out: list, drops: list, where: str) ->
                     {
                         "benchmark": base["benchmark"],
                         "metric": metric,
-                        "reason": f"{where}: score value {v!r} is not C/I/P/N, yes/no, true/false or a number",
+                        "reason": f"{where}: score value {short_repr(v)} is not C/I/P/N, yes/no, "
+                        "true/false or a finite number",
                     }
                 )
                 continue
@@ -276,20 +327,34 @@ def read_log_items(
             for where, s in log.epoch_samples(need_metadata=cluster is not None):
                 if not isinstance(s, dict) or "id" not in s:
                     raise fail(path, f"{where}: expected a sample object with an 'id'", column="id")
+                epoch = s.get("epoch", 1)
+                if isinstance(epoch, bool) or not isinstance(epoch, int):
+                    raise fail(
+                        path,
+                        f"{where}: expected a whole epoch number, got {short_repr(epoch)}",
+                        column="epoch",
+                    )
                 base = {
                     "model": meta["model"],
                     "benchmark": meta["task"],
-                    "item_id": str(s["id"]),
-                    "sample_idx": int(s.get("epoch", 1)),
+                    "item_id": _sample_id(s["id"], path, f"{where}.id"),
+                    "sample_idx": epoch,
                     "source_location": where,
                     "reducer": None,
                 }
                 if cluster is not None:
-                    md = s.get("metadata") or {}
+                    md = as_dict(s.get("metadata"), path, f"{where}.metadata")
                     if cluster not in md:
                         raise fail(
                             path,
                             f"{where}: sample metadata has no key {cluster!r} to use as cluster",
+                            column=f"metadata.{cluster}",
+                        )
+                    if isinstance(md[cluster], dict | list):
+                        raise fail(
+                            path,
+                            f"{where}: expected a cluster label (text or number) in metadata, got "
+                            f"{short_repr(md[cluster])}",
                             column=f"metadata.{cluster}",
                         )
                     base["cluster"] = str(md[cluster])
@@ -301,7 +366,9 @@ def read_log_items(
                         }
                     )
                     continue
-                _score_rows(s.get("scores"), base, rows, drops, where)
+                _score_rows(
+                    as_dict(s.get("scores"), path, f"{where}.scores"), base, rows, drops, where
+                )
             used = "epochs" if rows else None
             if reduced is False and not rows:
                 raise fail(path, "the log stores no per-epoch sample scores (use reduced=True)")
@@ -310,17 +377,24 @@ def read_log_items(
                 raise fail(
                     path, "cluster= needs per-sample metadata, but the log only has reductions"
                 )
-            for ri, red in enumerate(log.reductions() or []):
-                scorer = red.get("scorer")
-                for si, s in enumerate(red.get("samples") or []):
+            for ri, red in enumerate(log.reductions()):
+                red = as_dict(red, path, f"reductions[{ri}]")
+                scorer = as_text(red.get("scorer"), path, f"reductions[{ri}].scorer")
+                if scorer is None:
+                    raise fail(path, f"reductions[{ri}]: no scorer name", column="scorer")
+                samples = as_list(red.get("samples"), path, f"reductions[{ri}].samples")
+                for si, s in enumerate(samples):
                     where = f"reductions[{ri}].samples[{si}]"
+                    s = as_dict(s, path, where)
+                    if s.get("sample_id") is None:
+                        raise fail(path, f"{where}: no sample_id", column="sample_id")
                     base = {
                         "model": meta["model"],
                         "benchmark": meta["task"],
-                        "item_id": str(s.get("sample_id")),
+                        "item_id": _sample_id(s["sample_id"], path, f"{where}.sample_id"),
                         "sample_idx": None,
                         "source_location": where,
-                        "reducer": red.get("reducer"),
+                        "reducer": as_text(red.get("reducer"), path, f"reductions[{ri}].reducer"),
                     }
                     _score_rows({scorer: s}, base, rows, drops, where)
             used = "reductions"

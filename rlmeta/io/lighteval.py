@@ -30,10 +30,13 @@ from ._common import (
     DEFAULT_LIMITS,
     Limits,
     add_provenance,
+    as_dict,
     as_path,
+    as_text,
     fail,
     load_json,
     sha256_file,
+    short_repr,
     to_float,
 )
 
@@ -91,7 +94,8 @@ def _task_cfg(cfg: dict, key: str, task: str) -> dict:
 
 
 def _metric_is_mean(task_cfg: dict, metric: str) -> bool | None:
-    for spec in task_cfg.get("metric") or task_cfg.get("metrics") or []:
+    specs = task_cfg.get("metric") or task_cfg.get("metrics")
+    for spec in specs if isinstance(specs, list) else []:
         if not isinstance(spec, dict):
             continue
         names = spec.get("metric_name")
@@ -116,8 +120,9 @@ def read_results(
     keys = list(data["results"])
     oll = bool(keys) and all(k.startswith("harness|") or k == "all" for k in keys)
     tool = "oll_v1" if oll else "lighteval"
-    model = gen.get("model_name") or as_path(path).parent.name
-    cfg = data.get("config_tasks") or {}
+    model = as_text(gen.get("model_name"), path, "config_general.model_name")
+    model = model or as_path(path).parent.name
+    cfg = as_dict(data.get("config_tasks"), path, "config_tasks")
     rows, drops = [], []
     for key, block in data["results"].items():
         if key == "all" or ":_average|" in key or key.endswith(":_average"):
@@ -144,7 +149,8 @@ def read_results(
                         "source": str(path),
                         "benchmark": task,
                         "metric": metric,
-                        "reason": f"results.{key}.{metric}: value {value!r} is not a number",
+                        "reason": f"results.{key}.{metric}: value {short_repr(value)} is not a "
+                        "finite number",
                     }
                 )
                 continue
@@ -191,7 +197,7 @@ def read_results(
         source=str(path),
         source_sha256=sha256_file(path),
         tool=tool,
-        tool_version=gen.get("lighteval_sha"),
+        tool_version=as_text(gen.get("lighteval_sha"), path, "config_general.lighteval_sha"),
     )
     if oll:
         frame["normalized"] = False
@@ -205,14 +211,15 @@ def _text_id(text: Any) -> str:
 
 def read_details(path: Any, *, model: str | None = None, task: str | None = None) -> pd.DataFrame:
     """Per-item scores of a details Parquet file (either schema): one row per item x metric."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     p = as_path(path)
     try:
         pf = pq.ParquetFile(p)
-    except Exception as exc:
+        schema = is_details_schema(pf.schema_arrow.names)
+    except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, ...: all mean "unreadable"
         raise fail(p, f"not a readable Parquet file: {exc}") from None
-    schema = is_details_schema(pf.schema_arrow.names)
     if schema is None:
         raise fail(
             p,
@@ -225,12 +232,24 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
     if model is None:
         # details/<model>/<timestamp>/details_<task>_<timestamp>.parquet
         model = p.parent.parent.name if m else p.parent.name
-    table = pf.read()
     metric_col = "metric" if schema == "struct" else "metrics"
-    metrics = table.column(metric_col).to_pylist()
+    try:
+        table = pf.read()
+        # full validation checks UTF-8 and offsets, which pyarrow otherwise trusts until a
+        # value is converted (a damaged page then fails deep inside to_pylist)
+        table.validate(full=True)
+        metrics = table.column(metric_col).to_pylist()
+        docs = table.column("doc").to_pylist() if schema == "struct" else None
+        texts = None
+        if schema != "struct":
+            texts = table.column("example" if "example" in table.column_names else "full_prompt")
+            texts = texts.to_pylist()
+    except (OSError, ValueError, pa.ArrowException) as exc:  # corrupt pages after a valid footer
+        raise fail(p, f"the Parquet data cannot be read: {exc}") from None
     if schema == "struct":
-        docs = table.column("doc").to_pylist()
-        names = {d.get("task_name") for d in docs if isinstance(d, dict) and d.get("task_name")}
+        names = {
+            str(d.get("task_name")) for d in docs if isinstance(d, dict) and d.get("task_name")
+        }
         if len(names) > 1:
             raise fail(
                 p,
@@ -244,16 +263,15 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
             for d in docs
         ]
     else:
-        ids = (
-            [_text_id(x) for x in table.column("example").to_pylist()]
-            if "example" in table.column_names
-            else [_text_id(x) for x in table.column("full_prompt").to_pylist()]
-        )
+        ids = [_text_id(x) for x in texts]
     rows = []
     drops = []
     for i, (iid, mdict) in enumerate(zip(ids, metrics)):
         if isinstance(mdict, list):  # a Parquet map arrives as a list of (key, value) pairs
-            mdict = dict(mdict)
+            try:
+                mdict = dict(mdict)
+            except (TypeError, ValueError):
+                mdict = None  # not pairs: reported just below
         if not isinstance(mdict, dict):
             raise fail(
                 p, f"row {i + 1}: expected a dict of metric values", row=i + 1, column=metric_col
@@ -271,7 +289,7 @@ def read_details(path: Any, *, model: str | None = None, task: str | None = None
                     }
                 )
                 continue
-            rows.append((str(iid), name, f, i + 1))
+            rows.append((str(iid), str(name), f, i + 1))
     if not rows:
         raise fail(p, "no numeric per-item metric values")
     frame = pd.DataFrame(rows, columns=["item_id", "metric", "score", "source_row"])

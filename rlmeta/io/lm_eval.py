@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from array import array
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,15 @@ from ._common import (
     DEFAULT_LIMITS,
     Limits,
     add_provenance,
+    as_dict,
     as_path,
+    as_text,
     fail,
     iter_json_lines,
     load_json,
     remember_hash,
     sha256_file,
+    short_repr,
     to_float,
 )
 
@@ -95,6 +99,7 @@ PROPORTION_METRICS = frozenset(
     }
 )
 _MISSING = object()
+_BIG = 2**1023  # integers beyond the float range cannot be scores
 _MODEL_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")
 _DATE = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
 _SAMPLES_NAME = re.compile(rf"samples_(?P<task>.+)_(?P<date>{_DATE})")
@@ -149,16 +154,24 @@ def _layout(data: dict, path: Path) -> str:
 def results_meta(data: dict, path: Any) -> dict:
     """Run-level metadata of a results document (model, version, layout, per-task info)."""
     p = as_path(path)
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    model = data.get("model_name") or _model_from_args(config.get("model_args"))
-    model_source = "results.model_name" if data.get("model_name") else "config.model_args"
+    # Every field is type-checked: a mistyped field is a clear ReaderError naming it.
+    config = as_dict(data.get("config"), p, "config")
+    n_shot = as_dict(data.get("n-shot"), p, "n-shot")
+    configs = as_dict(data.get("configs"), p, "configs")
+    hib = as_dict(data.get("higher_is_better"), p, "higher_is_better")
+    n_samples = as_dict(data.get("n-samples"), p, "n-samples")
+    versions = as_dict(data.get("versions"), p, "versions")
+    groups = as_dict(data.get("groups"), p, "groups")
+    group_subtasks = as_dict(data.get("group_subtasks"), p, "group_subtasks")
+    name = as_text(data.get("model_name"), p, "model_name")
+    model = name or _model_from_args(config.get("model_args"))
+    model_source = "results.model_name" if name else "config.model_args"
     if not model:
+        cmodel = as_text(config.get("model"), p, "config.model")
         model, model_source = (
-            (str(config["model"]), "config.model")
-            if config.get("model")
-            else (p.parent.name, "directory name")
+            (cmodel, "config.model") if cmodel else (p.parent.name, "directory name")
         )
-    tasks = set(data.get("results", {})) | set(data.get("groups", {}) or {})
+    tasks = set(data.get("results", {})) | set(groups)
     oll = bool(tasks) and all(str(t).startswith("leaderboard") for t in tasks)
     m = _RESULTS_NAME.search(p.name)
     return {
@@ -166,29 +179,35 @@ def results_meta(data: dict, path: Any) -> dict:
         "model_source": model_source,
         "model_args": config.get("model_args"),
         "tool": "oll_v2" if oll else "lm_eval",
-        "tool_version": data.get("lm_eval_version"),
+        "tool_version": as_text(data.get("lm_eval_version"), p, "lm_eval_version"),
         "layout": _layout(data, p),
         "date_id": m.group("date") if m else None,
-        "n_shot": data.get("n-shot") or {},
-        "configs": data.get("configs") or {},
-        "legacy_fewshot": config.get("num_fewshot"),
-        "higher_is_better": data.get("higher_is_better") or {},
-        "n_samples": data.get("n-samples") or {},
-        "versions": data.get("versions") or {},
+        "n_shot": n_shot,
+        "configs": configs,
+        "legacy_fewshot": _scalar(config.get("num_fewshot"), p, "config.num_fewshot"),
+        "higher_is_better": hib,
+        "n_samples": n_samples,
+        "versions": versions,
         # standalone tasks appear in group_subtasks with an empty list; only non-empty ones are groups
-        "groups": set(data.get("groups", {}) or {})
-        | {g for g, subs in (data.get("group_subtasks") or {}).items() if subs},
+        "groups": set(groups) | {g for g, subs in group_subtasks.items() if subs},
         "tasks": tasks,
         "source": str(p),
     }
 
 
+def _scalar(value: Any, path: Any, where: str) -> Any:
+    """A metadata value that ends up in a table cell: a number or text, not a structure."""
+    if isinstance(value, dict | list):
+        raise fail(path, f"expected a number or text, got {type(value).__name__}", column=where)
+    return value
+
+
 def _n_shot(meta: dict, task: str) -> Any:
     if task in meta["n_shot"]:
-        return meta["n_shot"][task]
+        return _scalar(meta["n_shot"][task], meta["source"], f"n-shot.{task}")
     cfg = meta["configs"].get(task)
     if isinstance(cfg, dict) and "num_fewshot" in cfg:
-        return cfg["num_fewshot"]
+        return _scalar(cfg["num_fewshot"], meta["source"], f"configs.{task}.num_fewshot")
     return meta["legacy_fewshot"]
 
 
@@ -197,8 +216,8 @@ def _hib(meta: dict, task: str, metric: str) -> Any:
     if isinstance(block, dict) and isinstance(block.get(metric), bool):
         return block[metric]
     cfg = meta["configs"].get(task)
-    if isinstance(cfg, dict):
-        for spec in cfg.get("metric_list") or []:
+    if isinstance(cfg, dict) and isinstance(cfg.get("metric_list"), list):
+        for spec in cfg["metric_list"]:
             if (
                 isinstance(spec, dict)
                 and spec.get("metric") == metric
@@ -240,7 +259,7 @@ def read_results(
     blocks: dict[str, tuple[dict, bool]] = {}
     for name, block in data["results"].items():
         blocks[name] = (block, name in meta["groups"])
-    for name, block in (data.get("groups") or {}).items():
+    for name, block in as_dict(data.get("groups"), path, "groups").items():
         blocks[name] = (block, True)  # v0.4.x: group rows also listed under "groups"
     for task, (block, is_group) in blocks.items():
         if not isinstance(block, dict):
@@ -270,7 +289,7 @@ def read_results(
                         "source": str(path),
                         "benchmark": task,
                         "metric": metric,
-                        "reason": f"{loc}: value {value!r} is not a number",
+                        "reason": f"{loc}: value {short_repr(value)} is not a finite number",
                     }
                 )
                 continue
@@ -281,13 +300,19 @@ def read_results(
             if se_key not in block:
                 flag = "no stderr in file"
             elif se is None:
-                flag = f"stderr {se_raw!r} in file"
+                flag = f"stderr {short_repr(se_raw)} in file"
                 se = None
             elif se == 0.0:
                 flag = "stderr 0.0 in file (all scores equal?); not used"
                 se = None
             n = to_float(block.get("sample_len"))
             n_from = "sample_len" if n is not None else None
+            if n is not None and (n < 0 or not float(n).is_integer()):
+                raise fail(
+                    path,
+                    f"expected a whole number of samples, got {block.get('sample_len')!r}",
+                    column=f"results.{task}.sample_len",
+                )
             if n is None and isinstance(meta["n_samples"].get(task), dict):
                 n = to_float(meta["n_samples"][task].get("effective"))
                 n_from = "n-samples.effective" if n is not None else None
@@ -311,10 +336,10 @@ def read_results(
                     "se_method": "reported" if se is not None else None,
                     "se_flag": flag,
                     "is_group": is_group,
-                    "alias": block.get("alias"),
+                    "alias": _scalar(block.get("alias"), path, f"results.{task}.alias"),
                     "task": task,
                     "n_shot": _n_shot(meta, task),
-                    "task_version": meta["versions"].get(task),
+                    "task_version": _scalar(meta["versions"].get(task), path, f"versions.{task}"),
                     "source_location": loc,
                 }
             )
@@ -361,7 +386,8 @@ def find_results_for(samples_path: Any, candidates: list[Path] | None = None) ->
             continue
         if not looks_like_results(data):
             continue
-        args = (data.get("config") or {}).get("model_args")
+        config = data.get("config")
+        args = config.get("model_args") if isinstance(config, dict) else None
         if isinstance(args, str) and args and re.sub("/|=", "__", args) in p.name:
             hits.append(c)
     return hits[0] if len(hits) == 1 else None
@@ -383,6 +409,15 @@ def _task_from_name(p: Path, meta: dict | None) -> str | None:
             if rest == task or rest.startswith(task + "."):
                 return task
     return None
+
+
+def _bad_field(path: Path, lineno: int, field: str, value: Any, expected: str) -> None:
+    raise fail(
+        path,
+        f"line {lineno}: expected {expected} in '{field}', got {short_repr(value)}",
+        row=lineno,
+        column=field,
+    )
 
 
 def _first_char(path: Path) -> bytes:
@@ -460,6 +495,8 @@ def read_samples(
         scores.append,
     )
     num_types = (float, int, bool)
+    id_types = (int, str)
+    nonfinite: dict[str, list[int]] = {}
     for lineno, rec in records:
         if rec.__class__ is not dict:
             raise fail(
@@ -470,13 +507,21 @@ def read_samples(
         did = rec.get("doc_id", _MISSING)
         if did is _MISSING:
             raise fail(p, f"line {lineno}: sample has no 'doc_id'", row=lineno, column="doc_id")
+        if did.__class__ not in id_types:
+            _bad_field(p, lineno, "doc_id", did, "a whole number or text")
         dh = rec.get("doc_hash")
+        if dh is not None and dh.__class__ is not str:
+            _bad_field(p, lineno, "doc_hash", dh, "text")
         flt = rec.get("filter")
+        if flt is not None and flt.__class__ is not str:
+            _bad_field(p, lineno, "filter", flt, "text")
         names = rec.get("metrics")
         if names.__class__ is not list:
             names = [
                 k for k, v in rec.items() if k not in known and isinstance(v, int | float | list)
             ]
+        elif not all(n.__class__ is str for n in names):
+            _bad_field(p, lineno, "metrics", names, "a list of metric names")
         cl = None
         if cluster is not None:
             doc = rec.get("doc")
@@ -488,6 +533,8 @@ def read_samples(
                     row=lineno,
                     column=f"doc.{cluster}",
                 )
+            if isinstance(cl, dict | list):
+                _bad_field(p, lineno, f"doc.{cluster}", cl, "a cluster label (text or number)")
         n_records += 1
         if dh is not None:
             iid = dh
@@ -499,6 +546,11 @@ def read_samples(
             if v.__class__ not in num_types:
                 skipped.setdefault(name, []).append(lineno)
                 continue
+            if v.__class__ is float and not isfinite(v):  # a NaN/Infinity literal
+                nonfinite.setdefault(name, []).append(lineno)
+                continue
+            if v.__class__ is int and not -_BIG < v < _BIG:
+                _bad_field(p, lineno, name, v, "a score within the float range")
             add_score(v)
             add_item(iid)
             add_doc(did)
@@ -542,11 +594,22 @@ def read_samples(
                 "metric stores [gold, pred] pairs); not an item score",
             }
         )
+    for name, lines in nonfinite.items():
+        drops.append(
+            {
+                "source": str(p),
+                "source_row": lines[0],
+                "benchmark": task,
+                "metric": name,
+                "reason": f"{len(lines)} per-sample value(s) of {name!r} are NaN or infinite; "
+                "not an item score",
+            }
+        )
     if frame.empty:
         raise fail(
             p,
             "no per-sample numeric scores found"
-            + (f" (skipped: {', '.join(skipped)})" if skipped else ""),
+            + (f" (skipped: {', '.join([*skipped, *nonfinite])})" if skipped or nonfinite else ""),
         )
     hib = {m: _hib(meta, task, m) for m in set(metrics)} if meta else {}
     frame["higher_is_better"] = frame["metric"].map(hib).astype(object) if hib else None

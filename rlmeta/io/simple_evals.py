@@ -23,7 +23,18 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import DEFAULT_LIMITS, Limits, add_provenance, as_path, fail, load_json, sha256_file
+from ._common import (
+    DEFAULT_LIMITS,
+    Limits,
+    add_provenance,
+    as_dict,
+    as_path,
+    fail,
+    is_number,
+    load_json,
+    sha256_file,
+    short_repr,
+)
 
 __all__ = ["looks_like_metrics", "looks_like_allresults", "read_metrics"]
 
@@ -33,7 +44,12 @@ _NAME = re.compile(
 
 
 def _is_num(v: Any) -> bool:
+    """A JSON number, NaN included (detection only; rows use finite numbers)."""
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> float | None:
+    return float(v) if is_number(v) else None
 
 
 def looks_like_metrics(obj: Any) -> bool:
@@ -64,8 +80,9 @@ def read_metrics(
         data = load_json(p, limits=limits)
     n_convos = None
     if looks_like_allresults(data):
-        n_convos = len(data.get("convos") or []) or None
-        flat = dict(data.get("metrics") or {})
+        convos = data.get("convos")
+        n_convos = len(convos) if isinstance(convos, list) and convos else None
+        flat = dict(as_dict(data.get("metrics"), p, "metrics"))
         flat.setdefault("score", data["score"])
         data = flat
     elif not looks_like_metrics(data):
@@ -77,28 +94,41 @@ def read_metrics(
         if sib.is_file():
             try:
                 other = load_json(sib, limits=limits)
-                n_convos = len(other.get("convos") or []) or None
-            except Exception:
-                n_convos = None
+            except ValueError:  # an unreadable sibling only means n is unknown
+                other = None
+            convos = other.get("convos") if isinstance(other, dict) else None
+            n_convos = len(convos) if isinstance(convos, list) and convos else None
     eval_name, model = _parse_name(p.stem.removesuffix("_allresults"))
     if model is None:  # a renamed file: keep the stem so rows stay identifiable
         eval_name = model = p.stem
-    rows = []
+    rows, drops = [], []
     for key, value in data.items():
-        if ":" in key or key == "n_samples" or not _is_num(value):
+        if ":" in key or key == "n_samples":
             continue
-        std = data.get(f"{key}:std")
-        n = data.get(f"{key}:n_samples", data.get("n_samples", n_convos))
-        boot = data.get(f"{key}:bootstrap_std")
+        if not is_number(value):
+            drops.append(
+                {
+                    "source": str(p),
+                    "benchmark": eval_name,
+                    "metric": key,
+                    "reason": f"{key}: value {short_repr(value)} is not a finite number",
+                }
+            )
+            continue
+        std = _finite(data.get(f"{key}:std"))
+        n = _finite(data.get(f"{key}:n_samples", data.get("n_samples", n_convos)))
+        boot = _finite(data.get(f"{key}:bootstrap_std"))
         se = sd = None
         method = flag = None
-        if _is_num(boot):
-            se, method = float(boot), "reported (bootstrap std of the mean)"
-        elif _is_num(std) and _is_num(n) and n > 1:
-            sd = float(std) * math.sqrt(n / (n - 1))
+        if boot is not None and boot > 0:
+            se, method = boot, "reported (bootstrap std of the mean)"
+        elif std is not None and n is not None and n > 1:
+            sd = std * math.sqrt(n / (n - 1))
             se, method = sd / math.sqrt(n), "std (ddof 0) converted with n"
-        elif _is_num(std):
+        elif std is not None:
             flag = "std is ddof 0 and n is unknown; no SE"
+        if boot is None and data.get(f"{key}:bootstrap_std") is not None:
+            flag = f"bootstrap_std {short_repr(data[f'{key}:bootstrap_std'])} in file; not used"
         rows.append(
             {
                 "model": model,
@@ -108,8 +138,8 @@ def read_metrics(
                 "score": float(value),
                 "se": se,
                 "sd": sd,
-                "sd_ddof0": float(std) if _is_num(std) else None,
-                "n": float(n) if _is_num(n) else None,
+                "sd_ddof0": std,
+                "n": n,
                 "higher_is_better": None,
                 "score_scale": None,
                 "se_method": method,
@@ -131,4 +161,5 @@ def read_metrics(
         tool_version=None,
         n_shot=None,
     )
+    frame.attrs["rlmeta_pending_drops"] = drops
     return frame

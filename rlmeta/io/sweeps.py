@@ -447,9 +447,14 @@ def _read_table(src: Any, file: str | None) -> pd.DataFrame:
         raise ReaderError("file not found", file=str(src))
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(src)
+            try:
+                from .tables import _read_parquet
+
+                return _read_parquet(src)
+            except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, NotImplemented...
+                raise ReaderError(f"not a readable Parquet file: {exc}", file=file) from None
         if suffix in (".json", ".jsonl", ".ndjson"):
-            return pd.read_json(src, dtype=False, lines=suffix != ".json")
+            return _json_runs(Path(src), file, lines=suffix != ".json")
         sep = "\t" if suffix in (".tsv", ".tab") else ","
         if isinstance(src, str | Path):
             with open(src, newline="", encoding="utf-8-sig") as fh:
@@ -472,6 +477,32 @@ def _read_table(src: Any, file: str | None) -> pd.DataFrame:
         raise
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ReaderError(f"cannot read the table: {exc}", file=file) from None
+
+
+def _json_runs(path: Path, file: str | None, *, lines: bool) -> pd.DataFrame:
+    """Runs from ``to_json(orient="records")`` (one array of objects) or JSON lines (one per line).
+
+    Decoded with the readers' JSON functions, so errors name the line, and each run
+    must be an object: anything else is a ReaderError, not a pandas exception.
+    """
+    from ._common import iter_json_lines, load_json
+
+    if lines:
+        recs = list(iter_json_lines(path))
+    else:
+        data = load_json(path)
+        if not isinstance(data, list):
+            raise ReaderError(
+                f"expected a JSON array of run objects (to_json(orient='records')), got "
+                f"{type(data).__name__}",
+                file=file,
+            )
+        recs = list(enumerate(data, start=1))
+    for row, rec in recs:
+        if not isinstance(rec, dict):
+            raise ReaderError(f"expected one object per run, got {type(rec).__name__}", file=file,
+                              row=row)
+    return pd.DataFrame.from_records([rec for _, rec in recs])
 
 
 def detect_sweep_format(frame: pd.DataFrame) -> str:
@@ -515,7 +546,7 @@ def _parse_dict(cell: Any, *, file: str | None, row: int, column: str) -> dict:
         )
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack allows
         try:
             # literal_eval parses literals only (dicts, lists, numbers, strings, True/None): no code runs.
             value = ast.literal_eval(text)
@@ -691,6 +722,13 @@ def read_sweep(
     frame = _read_table(path, file)
     if frame.shape[1] == 0:
         raise ReaderError("no columns found", file=file)
+    # column names as text (JSON keys, DataFrames with integer labels); two that become the
+    # same text would be silently merged, so they are an error
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ReaderError("duplicated column name", file=file, column=dup)
+    frame.columns = names
     frame = _drop_index_column(frame)
     fmt = detect_sweep_format(frame) if format == "auto" else format
     if fmt == "wandb" and not (

@@ -8,7 +8,10 @@ to the file row.  The user's column names are mapped with keyword arguments
 Writing is atomic.  CSV, TSV and Excel output neutralises spreadsheet formula
 injection: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return gets a leading apostrophe, so a spreadsheet shows it as text
-instead of evaluating it.
+instead of evaluating it.  CSV and TSV rows end in CRLF (RFC 4180), so a cell that
+holds a carriage return is quoted: unquoted, a spreadsheet would start a new row
+there and read the rest of the cell (``=...``) as a formula.  Text that Excel
+cannot store (control characters) is an error naming the cell, not a silent edit.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_path
-from ..schema import row_numbers, validate_items, validate_long, validate_wide
+from ..schema import (
+    row_numbers,
+    validate_effects,
+    validate_items,
+    validate_long,
+    validate_wide,
+)
 from ._common import (
     DEFAULT_LIMITS,
     Limits,
@@ -60,8 +69,8 @@ def _load(path: Path, fmt: str, sheet: Any, limits: Limits) -> pd.DataFrame:
             raise fail(path, f"not a readable Excel (.xlsx) file: {exc}") from None
     if fmt == "parquet":
         try:
-            return pd.read_parquet(path)
-        except Exception as exc:
+            return _read_parquet(path)
+        except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, NotImplemented, ...
             raise fail(path, f"not a readable Parquet file: {exc}") from None
     if fmt == "jsonl":
         recs = []
@@ -91,6 +100,18 @@ def _load(path: Path, fmt: str, sheet: Any, limits: Limits) -> pd.DataFrame:
     raise fail(path, f"unknown table format {fmt!r}; expected one of {', '.join(TABLE_FORMATS)}")
 
 
+def _read_parquet(path: Any) -> pd.DataFrame:
+    """``pd.read_parquet`` after a full validation of the data (UTF-8, offsets).
+
+    pyarrow trusts string pages until a value is converted, so a damaged file would
+    otherwise fail later, deep inside pandas, with an ArrowException.
+    """
+    import pyarrow.parquet as pq
+
+    pq.read_table(path).validate(full=True)
+    return pd.read_parquet(path)
+
+
 def _apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, str], path: Path) -> pd.DataFrame:
     rename = {}
     for target, src in mapping.items():
@@ -114,7 +135,8 @@ def _apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, str], path: Path) 
 
 
 def table_layout(frame: pd.DataFrame) -> str:
-    """``"wide"``, ``"long"``, ``"items"`` or ``"observations"`` (long without arms), else ``"unknown"``."""
+    """``"wide"``, ``"long"``, ``"items"``, ``"observations"`` (long without arms) or
+    ``"effects"`` (``yi``, ``vi``), else ``"unknown"``."""
     cols = set(frame.columns)
     if {"rl_score", "baseline_score"} <= cols:
         return "wide"
@@ -124,6 +146,8 @@ def table_layout(frame: pd.DataFrame) -> str:
         return "items"
     if {"score", "benchmark"} <= cols:
         return "observations"
+    if {"yi", "vi"} <= cols:  # an effects table (e.g. computed elsewhere): pooled as it is
+        return "effects"
     return "unknown"
 
 
@@ -231,13 +255,15 @@ def read_table(
         return validate_long(frame, source=src)
     if layout == "observations":
         return _check_numeric(frame, _NUMERIC_OBS, p)
+    if layout == "effects":
+        return validate_effects(frame, source=src)
     if layout == "items":
         raise fail(p, "this is an items table (item_id, score): read it with rm.read_items()")
     have = ", ".join(map(str, frame.columns[:15]))
     raise fail(
         p,
         "cannot tell the table layout: expected rl_score and baseline_score (wide), arm and score "
-        f"(long), or benchmark and score; found: {have}. Map your names with keyword arguments, "
+        f"(long), benchmark and score, or yi and vi (effects); found: {have}. Map your names with keyword arguments, "
         "e.g. rm.read(path, rl_score='acc_rl', baseline_score='acc_base')",
     )
 
@@ -288,14 +314,44 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _check_excel_text(frame: pd.DataFrame, path: Path) -> None:
+    """Refuse text a workbook cannot hold (control characters), naming the first such cell."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    for j, col in enumerate(frame.columns):
+        if isinstance(col, str) and ILLEGAL_CHARACTERS_RE.search(col):
+            raise fail(
+                path,
+                "the column name holds a control character that Excel cannot store; "
+                "write CSV or Parquet instead",
+                column=col,
+            )
+        s = frame.iloc[:, j]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        bad = s.map(lambda v: isinstance(v, str) and ILLEGAL_CHARACTERS_RE.search(v) is not None)
+        if bad.any():
+            raise fail(
+                path,
+                "the cell holds a control character that Excel cannot store; write CSV or "
+                "Parquet instead",
+                row=int(np.flatnonzero(bad.to_numpy())[0]) + 1,
+                column=str(col),
+            )
+
+
 def write_table(frame: pd.DataFrame, path: Any, fmt: str) -> Path:
     """Write ``frame`` atomically as ``fmt`` (one of :data:`TABLE_FORMATS`)."""
     p = as_path(path)
     with atomic_path(p) as tmp:
         if fmt in ("csv", "tsv"):
-            neutralise_formulas(frame).to_csv(tmp, index=False, sep="\t" if fmt == "tsv" else ",")
+            neutralise_formulas(frame).to_csv(
+                tmp, index=False, sep="\t" if fmt == "tsv" else ",", lineterminator="\r\n"
+            )
         elif fmt == "excel":
-            neutralise_formulas(frame).to_excel(tmp, index=False, engine="openpyxl")
+            safe = neutralise_formulas(frame)
+            _check_excel_text(safe, p)
+            safe.to_excel(tmp, index=False, engine="openpyxl")
         elif fmt == "parquet":
             _arrow_safe(frame).to_parquet(tmp, index=False)
         elif fmt == "json":

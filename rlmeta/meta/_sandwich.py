@@ -40,10 +40,18 @@ class ClusterBatch:
 
 def matrix_power_sym(S: np.ndarray, power: float, tol: float = 1e-12) -> np.ndarray:
     """Symmetric matrix power through the eigendecomposition (batched over leading axes);
-    eigenvalues at or below ``tol`` are treated as zero (a pseudo-inverse power)."""
+    eigenvalues at or below ``tol`` times the matrix's largest one are treated as zero (a
+    pseudo-inverse power).
+
+    The threshold is relative (clubSandwich's is an absolute 1e-12): ``B_j`` scales with
+    the fourth power of the effects' scale, so with small sampling variances (effects on
+    a 0-0.01 scale) an absolute threshold discards genuine eigenvalues and the CR2 standard
+    error and df change with the units of the data.
+    """
     vals, vecs = np.linalg.eigh((S + np.swapaxes(S, -1, -2)) / 2)
+    thr = tol * np.max(np.abs(vals), axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        vp = np.where(vals > tol, np.abs(vals) ** power, 0.0)
+        vp = np.where(vals > thr, np.abs(vals) ** power, 0.0)
     return np.einsum("...ij,...j,...kj->...ik", vecs, vp, vecs)
 
 

@@ -345,7 +345,8 @@ def meta_analysis(
                 f"the {meth} estimator cannot be used when there are non-positive sampling variances"
             )
         notes.append(
-            "there are effects with a sampling variance of 0: Q, I^2 and H^2 are not computed"
+            "there are effects with a sampling variance of 0: Q, I^2, H^2 and their Q-profile "
+            "confidence intervals (also of tau^2) are not computed"
         )
     if k > 1:
         ratio = v.max() / v.min() if v.min() > 0 else np.inf
@@ -361,6 +362,19 @@ def meta_analysis(
     if np.any(v + (fit.tau2[0] if meth not in FIXED_METHODS else 0.0) <= 0):
         raise ModelError(
             "division by zero computing the inverse-variance weights (a sampling variance and tau^2 are 0)"
+        )
+    # Say what a reader of the numbers cannot see: an estimate on the boundary, or a k too
+    # small for heterogeneity statistics (their intervals are then missing, not zero).
+    if estimating and k > 1 and fit.tau2[0] <= con.tau2_min:
+        notes.append(
+            f"tau^2 is estimated at the boundary ({con.tau2_min:g}): no heterogeneity beyond "
+            "sampling error is detected, so the random-effects weights equal the equal-effects "
+            "weights; this does not show that the true effects are identical"
+        )
+    if k == 1 and meth not in FIXED_METHODS:
+        notes.append(
+            "k = 1: heterogeneity (tau^2, I^2, H^2) cannot be estimated; their standard error "
+            "and confidence intervals are not available"
         )
     btt_idx = _default_btt(btt, names, p)
     res = MetaResult(

@@ -68,6 +68,12 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = {"ref"}
+#: Longest accepted formula (characters) and most ``*`` interaction operators: ``a*b*c*...``
+#: expands to every subset of its factors, so 12 of them already mean 8192 model terms.
+MAX_FORMULA_LENGTH = 2000
+MAX_INTERACTIONS = 12
+#: Largest exponent after ``**`` / ``^``: enough for polynomials and ``(a + b + c)**3``.
+MAX_POWER = 10
 
 
 def _tokens(formula: str) -> list[tuple[str, str]]:
@@ -100,7 +106,13 @@ def check_formula(formula: str, columns) -> list[str]:
     columns = [str(c) for c in columns]
     colset = set(columns)
     used: list[str] = []
+    if len(formula) > MAX_FORMULA_LENGTH:
+        raise ModelError(
+            f"formula of {len(formula)} characters is longer than the limit of "
+            f"{MAX_FORMULA_LENGTH}: {formula[:60]!r}..."
+        )
     toks = _tokens(formula)
+    _check_size(formula, toks)
     for i, (kind, text) in enumerate(toks):
         nxt = toks[i + 1][1] if i + 1 < len(toks) else None
         if kind == "backtick":
@@ -127,6 +139,45 @@ def check_formula(formula: str, columns) -> list[str]:
                     f"available columns: {', '.join(columns[:20])}"
                 )
     return list(dict.fromkeys(used))
+
+
+def _check_size(formula: str, toks: list[tuple[str, str]]) -> None:
+    """Reject formulas whose evaluation could take unbounded time or memory.
+
+    formulaic evaluates ``I(...)`` as Python, where ``9 ** 9 ** 9`` computes an integer
+    with hundreds of millions of digits (minutes of CPU, gigabytes), and ``a*b*c*...``
+    and ``(a + b + ...)**n`` expand into exponentially many terms.  So: an exponent must
+    be a plain number of at most :data:`MAX_POWER`, not itself raised to a power, and its
+    base must not contain a power; at most :data:`MAX_INTERACTIONS` ``*`` operators.
+    """
+    ops = [t for k, t in toks if k == "op"]
+    if ops.count("*") > MAX_INTERACTIONS:
+        raise ModelError(
+            f"formula {formula!r}: {ops.count('*')} '*' interaction operators expand to too many "
+            f"terms (at most {MAX_INTERACTIONS}); write the interactions you need with ':'"
+        )
+    for i, (kind, text) in enumerate(toks):
+        if not (kind == "op" and text in ("**", "^")):
+            continue
+        nxt = toks[i + 1] if i + 1 < len(toks) else ("", "")
+        after = toks[i + 2][1] if i + 2 < len(toks) else None
+        if nxt[0] != "number" or float(nxt[1]) > MAX_POWER or after in ("**", "^"):
+            raise ModelError(
+                f"formula {formula!r}: the exponent after {text!r} must be a plain number of at "
+                f"most {MAX_POWER} (not an expression, not itself raised to a power)"
+            )
+        if i > 0 and toks[i - 1][1] == ")":
+            depth, j = 0, i - 1
+            while j >= 0:
+                depth += {")": 1, "(": -1}.get(toks[j][1], 0)
+                if depth == 0:
+                    break
+                j -= 1
+            if any(t in ("**", "^") for k, t in toks[j:i] if k == "op"):
+                raise ModelError(
+                    f"formula {formula!r}: a power of a power is not allowed (its value can be "
+                    "astronomically large)"
+                )
 
 
 def formula_columns(formula: str, columns) -> list[str]:

@@ -312,6 +312,12 @@ def fit_multilevel(
         logdet_xtx=logdet_xtx,
     )
     msgs = list(fi.messages)
+    if fi.converged and fi.optimizer == "l-bfgs-b":
+        # converged, but not by the requested method: a reader of control= settings should know
+        msgs.append(
+            f"Newton (average information) steps did not converge in {int(con.get('maxiter', 200))} "
+            "iterations; the estimate was finished with L-BFGS-B"
+        )
     for j in range(L):
         if np.isnan(fixed[j]) and fi.sigma2[j] == 0:
             msgs.append(f"sigma2 of level {names[j]!r} is estimated at the boundary (0)")

@@ -21,11 +21,13 @@ _UNITS = {"in": 1.0, "cm": 1 / 2.54, "mm": 1 / 25.4, "px": None}
 
 #: rcParams used while writing: SVG text stays text, PDF fonts are embedded
 #: (TrueType), no timestamps, stable ids.
+# text.parse_math off: tick labels are made while saving, and data labels must never be TeX
 _WRITE_RC = {
     "svg.fonttype": "none",
     "pdf.fonttype": 42,
     "ps.fonttype": 42,
     "svg.hashsalt": "rlmeta",
+    "text.parse_math": False,
 }
 _NO_META = {
     "svg": {"Date": None, "Creator": None, "Format": None, "Type": None},

@@ -107,6 +107,9 @@ def _rc(style: str, context: str, font_scale: float, rc: dict | None) -> dict:
             "figure.dpi": 100,
             "axes.unicode_minus": True,
             "hatch.color": "#9a9a9a",
+            # labels come from data files: "$" in a study name must print as "$", not start
+            # TeX math (which fails to parse on text such as "$5 vs $\\frac")
+            "text.parse_math": False,
         }
     )
     if rc:

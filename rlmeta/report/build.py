@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import os
 import platform
 import sys
 import time
@@ -47,6 +48,20 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _report_date() -> str:
+    """Now, or ``SOURCE_DATE_EPOCH`` (UTC) when set: reruns then give byte-identical reports."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            when = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ConfigError(
+                f"SOURCE_DATE_EPOCH must be a whole number of seconds, got {epoch!r}"
+            ) from None
+        return when.strftime("%Y-%m-%d %H:%M UTC")
+    return _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
 
 
 def _versions() -> dict[str, str]:
@@ -257,7 +272,7 @@ def build_report(
         sections.append(_run(builder, ctx, sid, title))
     prov = {
         "rlmeta_version": _versions()["rlmeta"],
-        "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "date": _report_date(),
         "seed": cfg.seed,
         "command": ctx.command,
         "python": sys.version.split()[0],

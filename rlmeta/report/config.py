@@ -190,4 +190,10 @@ def load_config(path: str | Path | None) -> ReportConfig:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: not UTF-8 text: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not valid TOML: arrays or tables nested too deeply") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise ConfigError(
+            f"{p}: cannot read the configuration file: {exc.strerror or exc}"
+        ) from None
     return ReportConfig.from_mapping(data, source=str(p))

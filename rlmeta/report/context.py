@@ -129,8 +129,9 @@ class Context:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = meta_analysis(self.effects, **args)
-        for w in caught:
-            msg = str(w.message)
+        # the result's own notes too (boundary estimates, dropped predictors): not every one
+        # is issued as a Python warning, and none may be hidden from the report
+        for msg in [str(w.message) for w in caught] + list(getattr(res, "warnings", [])):
             if msg not in self.warnings:
                 self.warnings.append(msg)
         return res
@@ -187,7 +188,11 @@ class Context:
             raise Unavailable(
                 f"cluster-robust inference needs at least two clusters; the data have {n_cl} {cl!r}"
             )
-        return self.multilevel.robust(cluster=cl, adjust=self.config.robust_adjust)
+        rob = self.multilevel.robust(cluster=cl, adjust=self.config.robust_adjust)
+        for msg in rob.warnings:  # e.g. too few clusters for a reliable robust test
+            if msg not in self.warnings:
+                self.warnings.append(msg)
+        return rob
 
     # ------------------------------------------------------------ figures
     def forest_kwargs(self) -> dict:

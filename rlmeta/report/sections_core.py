@@ -81,8 +81,11 @@ def appendix_section(ctx: Context, prov: dict) -> Section:
 def data_section(ctx: Context) -> Section:
     s = Section("data", "Data summary and drop log")
     eff = ctx.effects
-    n_in = len(ctx.data)
-    parts = [f"{n_in} input rows", f"{len(eff)} effect sizes used"]
+    log = ctx.drops
+    # every row that came in was either used or excluded with a logged reason (reading, filters,
+    # effect sizes), so the input count is used + excluded; tests check it against the files
+    n_in = len(eff) + len(log)
+    parts = [f"{n_in} input rows", f"{len(eff)} effect sizes used", f"{len(log)} excluded"]
     for col, name in (
         ("study_id", "studies"),
         ("comparison_id", "comparisons"),
@@ -102,7 +105,6 @@ def data_section(ctx: Context) -> Section:
             agg["year"] = ("year", "first")
         per = eff.groupby("study_id", sort=True).agg(**agg).reset_index()
         s.add(table(per, "Effects per study"))
-    log = ctx.drops
     if len(log):
         s.add(
             text(
