@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .runner import Workload
+from .runner import Target, Workload
 
 __all__ = ["all_workloads"]
 
@@ -130,6 +130,12 @@ def engine_workloads(quick: bool = False) -> list[Workload]:
                 },
                 r_code="rma(yi, vi, data = dat, method = 'REML')",
                 repeat=3 if quick else (7 if k <= 10_000 else 5),
+                # rma() builds k x k matrices: about 3 s at k = 1,000, minutes at 10,000,
+                # and 75 GB (an allocation error) at 100,000
+                r_repeat=1 if k >= 10_000 else None,
+                r_warmup=k < 1_000,
+                r_timeout=240.0 if k >= 10_000 else None,
+                target=Target.under("REML k=100,000 well under 100 ms", 0.1) if k == 100_000 else None,
                 notes={"statsmodels": "no REML: its closest estimator, Paule-Mandel ('iterated')"},
             )
         )
@@ -141,7 +147,13 @@ def engine_workloads(quick: bool = False) -> list[Workload]:
             make_data=lambda: _uni(k_full),
             python={"rlmeta": _rlmeta_fit(True), "PyMARE": _pymare_fit()},
             r_code="res <- rma(yi, vi, data = dat); ci <- confint(res); pr <- predict(res)",
-            repeat=3 if quick else 5,
+            repeat=3 if quick else 7,
+            r_warmup=quick,
+            target=Target.ratio(
+                ">=100x faster than rma() at k=1,000 with full output (Q-profile CI, PI, I²)", 100
+            )
+            if not quick
+            else None,
             notes={
                 "PyMARE": "estimates only: PyMARE has no prediction interval; its Q-profile CI is not timed"
             },
@@ -159,8 +171,9 @@ def engine_workloads(quick: bool = False) -> list[Workload]:
                 "statsmodels": _statsmodels_batch,
             },
             r_code="lapply(split(dat, dat$id), function(d) rma(yi, vi, data = d, method = 'REML'))",
-            repeat=3 if quick else 5,
+            repeat=3 if quick else 7,
             r_repeat=1 if not quick else 1,
+            target=Target.under("1,000 batched k=20 well under 100 ms", 0.1) if not quick else None,
             notes={"statsmodels": "Paule-Mandel, one call per meta-analysis"},
         )
     )
@@ -172,7 +185,8 @@ def engine_workloads(quick: bool = False) -> list[Workload]:
             make_data=lambda: _uni(k_reg, seed=3),
             python={"rlmeta": _rlmeta_fit(True, "~ x1 * C(g) + x2"), "PyMARE": _pymare_fit(True)},
             r_code="res <- rma(yi, vi, mods = ~ x1 * factor(g) + x2, data = dat); pr <- predict(res)",
-            repeat=3 if quick else 5,
+            repeat=3 if quick else 7,
+            r_warmup=quick,
             notes={"PyMARE": "estimates only (no omnibus test, R², predictions)"},
         )
     )
@@ -180,7 +194,7 @@ def engine_workloads(quick: bool = False) -> list[Workload]:
 
 
 def all_workloads(quick: bool = False) -> list[Workload]:
-    """Every workload; optional parts of rlmeta that are missing are skipped."""
+    """Every workload: the engine's, then multilevel, sensitivity, I/O and Dask."""
     out = engine_workloads(quick)
     from . import extra_workloads
 

@@ -526,8 +526,15 @@ def _tau2_fisher(method, ymc, v, X, m, k, p, con, tau2_fix, tau2, msgs):
                 kk = k[idx]
                 adj = ((w * r * r).sum(-1) * kk / (kk - p) - kk) / w.sum(-1)
         adj = np.nan_to_num(adj * con.stepadj, nan=0.0)
-        # Step halving keeps tau² above its lower bound (as metafor).
+        # Step halving keeps tau² above its lower bound (as metafor).  At the bound
+        # itself (tau² == tau2_min, common when tau² is 0) halving only ends once
+        # tt + adj rounds back to tt (after up to ~1075 halvings of a negative
+        # step), so the new value is tt: adding -0.0 gives it at once, bit for bit.
         viol = tt + adj < con.tau2_min
+        at_min = viol & (tt == con.tau2_min)
+        if at_min.any():
+            adj = np.where(at_min, -0.0, adj)
+            viol &= ~at_min
         while viol.any():
             adj = np.where(viol, adj / 2, adj)
             viol = tt + adj < con.tau2_min

@@ -162,8 +162,12 @@ def map_chunks(
     from dask.distributed import as_completed
 
     with _client(engine) as client:
-        # a list of one element, so that a dict of arrays travels as one object
-        [fut_shared] = client.scatter([shared], broadcast=True)
+        # a list of one element, so that a dict of arrays travels as one object;
+        # hash=False gives every call its own key: with content-hashed keys a second
+        # sweep on the same data reuses the key while the first sweep's release of
+        # it is still on its way, and the scheduler drops the data under the new
+        # tasks ("lost dependencies")
+        [fut_shared] = client.scatter([shared], broadcast=True, hash=False)
         futures = client.map(func, [fut_shared] * len(tasks), tasks, pure=False)
         with progress_bar(len(tasks), description, quiet=quiet) as advance:
             for _ in as_completed(futures):
