@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -207,15 +208,23 @@ def _time_r(w: Workload, data: dict, repeat: int, timeout: float) -> dict:
         path = Path(tmp) / "bench.R"
         path.write_text(script)
         t_start = time.perf_counter()
+        # own process group, so that the timeout ends R and anything it started
         proc = subprocess.Popen(
-            ["Rscript", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            ["Rscript", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
         timed_out = False
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
             stdout, stderr = proc.communicate()
         wall = time.perf_counter() - t_start
     info = _parse_r(stdout or "")
