@@ -44,6 +44,11 @@ def _median(row) -> str:
     return "—"
 
 
+def _cpu(row) -> str:
+    c = row.get("cpu_s", math.nan)
+    return fmt_time(c) if isinstance(c, float) and math.isfinite(c) else "—"
+
+
 def _nan_to_none(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
@@ -56,7 +61,7 @@ def _nan_to_none(obj):
 
 def _none_to_nan(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    for col in ("median_s", "ratio_vs_rlmeta", "lower_bound_s", "ratio_lower_bound"):
+    for col in ("median_s", "ratio_vs_rlmeta", "lower_bound_s", "ratio_lower_bound", "cpu_s"):
         if col in frame:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
@@ -66,7 +71,8 @@ def render_text(results: pd.DataFrame, targets: pd.DataFrame) -> str:
     show = results.copy()
     show["median"] = [_median(r) for r in show.to_dict("records")]
     show["x rlmeta"] = [_ratio(r) for r in show.to_dict("records")]
-    out = [show[["workload", "tool", "median", "x rlmeta"]].to_string(index=False)]
+    show["cpu"] = [_cpu(r) for r in show.to_dict("records")]
+    out = [show[["workload", "tool", "median", "x rlmeta", "cpu"]].to_string(index=False)]
     if len(targets):
         out += ["", "Targets (issue 12):", targets.to_string(index=False)]
     notes = results[results["note"].astype(str) != ""]
@@ -98,7 +104,10 @@ def render_markdown(payload: dict) -> str:
     lines += [
         "",
         "Ratios are the median time of each tool divided by rlmeta's median on the same data "
-        "(higher = rlmeta faster). `>N x` is a lower bound: metafor hit its timeout.",
+        "(higher = rlmeta faster). `>N x` is a lower bound: metafor hit its timeout. "
+        "`cpu` is the median CPU time of the timing process (R: user + system); wall time far "
+        "above it means the run waited for a core on a busy machine (it excludes child processes: "
+        "Dask workers, the `rlmeta report` subprocess).",
         "",
         "## Targets",
         "",
@@ -107,10 +116,16 @@ def render_markdown(payload: dict) -> str:
     ]
     for t in targets.itertuples():
         lines.append(f"| {t.workload} | {t.target} | {t.measured} | {t.status} |")
-    lines += ["", "## All timings", "", "| workload | tool | median | x rlmeta | note |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## All timings",
+        "",
+        "| workload | tool | median | x rlmeta | cpu | note |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results.to_dict("records"):
         note = str(r.get("note") or "").replace("|", "/")
-        lines.append(f"| {r['workload']} | {r['tool']} | {_median(r)} | {_ratio(r)} | {note} |")
+        lines.append(f"| {r['workload']} | {r['tool']} | {_median(r)} | {_ratio(r)} | {_cpu(r)} | {note} |")
     lines += ["", "## Workloads", ""]
     seen = set()
     for r in results.to_dict("records"):

@@ -5,6 +5,12 @@ median of wall-clock times).  metafor is timed inside one ``Rscript`` process pe
 workload (data written to CSV; optional warm-up, then ``r_repeat`` timed runs with
 ``proc.time``), so R's start-up and data loading are not counted against it.
 
+Ratios and targets use wall-clock medians.  The median CPU time of the timing
+process (``cpu_s``: Python's ``process_time``, R's user + system time) is recorded
+as well: on a shared machine wall time far above CPU time shows that the run had to
+wait for a core (CPU time includes BLAS threads and excludes child processes such
+as Dask workers or the ``rlmeta report`` subprocess).
+
 Every metafor run is bounded by a timeout.  The R script reports each finished run
 as it goes, so a run cut by the timeout still yields what was measured: the runs
 that finished (a partial median), or a lower bound on the time of the run that was
@@ -129,15 +135,20 @@ def fmt_time(s: float) -> str:
     return f"{s:.2f} s"
 
 
-def _median_time(fn: Callable[[], object], repeat: int, warmup: bool = True) -> tuple[float, list[float]]:
+def _median_time(
+    fn: Callable[[], object], repeat: int, warmup: bool = True
+) -> tuple[float, list[float], float]:
+    """Median wall time, the wall times, and the median CPU time of this process."""
     if warmup:
         fn()  # warm-up (imports, caches)
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), times
+        cpu.append(time.process_time() - c0)
+    return statistics.median(times), times, statistics.median(cpu)
 
 
 def have_metafor() -> bool:
@@ -165,26 +176,27 @@ dat <- read.csv("{csv}")
 run <- function() {{ {code} }}
 say <- function(...) {{ cat(..., "\n", sep = " "); flush(stdout()) }}
 say("READY", proc.time()[["elapsed"]])
-if ({warmup}) {{ t0 <- proc.time()[["elapsed"]]; invisible(run()); say("WARM", proc.time()[["elapsed"]] - t0) }}
+cpu <- function(p) p[["user.self"]] + p[["sys.self"]]
+if ({warmup}) {{ t0 <- proc.time(); invisible(run()); t1 <- proc.time(); say("WARM", t1[["elapsed"]] - t0[["elapsed"]], cpu(t1) - cpu(t0)) }}
 for (i in seq_len({repeat})) {{
-  t0 <- proc.time()[["elapsed"]]; invisible(run()); say("RUN", proc.time()[["elapsed"]] - t0)
+  t0 <- proc.time(); invisible(run()); t1 <- proc.time(); say("RUN", t1[["elapsed"]] - t0[["elapsed"]], cpu(t1) - cpu(t0))
 }}
 say("DONE")
 """
 
 
 def _parse_r(stdout: str) -> dict:
-    out: dict = {"ready": None, "warm": [], "runs": [], "done": False}
+    out: dict = {"ready": None, "warm": [], "runs": [], "cpu": [], "warm_cpu": [], "done": False}
     for line in stdout.splitlines():
         parts = line.split()
         if not parts:
             continue
         if parts[0] == "READY" and len(parts) > 1:
             out["ready"] = float(parts[1])
-        elif parts[0] == "WARM" and len(parts) > 1:
-            out["warm"].append(float(parts[1]))
-        elif parts[0] == "RUN" and len(parts) > 1:
-            out["runs"].append(float(parts[1]))
+        elif parts[0] in ("WARM", "RUN") and len(parts) > 1:
+            out["warm" if parts[0] == "WARM" else "runs"].append(float(parts[1]))
+            if len(parts) > 2:
+                out["warm_cpu" if parts[0] == "WARM" else "cpu"].append(float(parts[2]))
         elif parts[0] == "DONE":
             out["done"] = True
     return out
@@ -229,10 +241,13 @@ def _time_r(w: Workload, data: dict, repeat: int, timeout: float) -> dict:
         wall = time.perf_counter() - t_start
     info = _parse_r(stdout or "")
     runs = info["runs"] or info["warm"]
+    cpus = info["cpu"] if info["runs"] else info["warm_cpu"]
+    cpu_s = statistics.median(cpus) * scale if cpus else math.nan
     note_scale = f"; measured on 1/{scale:,.0f} of the work and scaled x{scale:,.0f}" if scale != 1 else ""
     if info["done"] and runs:
         times = [t * scale for t in info["runs"]]
-        return {"median_s": statistics.median(times), "times": times, "note": note_scale.lstrip("; ")}
+        return {"median_s": statistics.median(times), "times": times, "cpu_s": cpu_s,
+                "note": note_scale.lstrip("; ")}
     if timed_out:
         if runs:
             times = [t * scale for t in runs]
@@ -240,6 +255,7 @@ def _time_r(w: Workload, data: dict, repeat: int, timeout: float) -> dict:
             return {
                 "median_s": statistics.median(times),
                 "times": times,
+                "cpu_s": cpu_s,
                 "note": f"timeout after {timeout:.0f} s; median of {which} that finished{note_scale}",
             }
         started = info["ready"] if info["ready"] is not None else 0.0
@@ -282,8 +298,8 @@ def run_workloads(
                 fn = None
                 try:
                     fn = setup(data)
-                    med, times = _median_time(fn, w.repeat, w.warmup)
-                    results[tool] = {"median_s": med, "times": times, "note": ""}
+                    med, times, cpu = _median_time(fn, w.repeat, w.warmup)
+                    results[tool] = {"median_s": med, "times": times, "cpu_s": cpu, "note": ""}
                     log(f"    {tool:<30} {fmt_time(med):>12}")
                 except Exception as exc:  # a peer that cannot run a workload is reported, not fatal
                     results[tool] = {"median_s": math.nan, "times": [], "note": f"{type(exc).__name__}: {exc}"}
@@ -320,6 +336,7 @@ def run_workloads(
                     "ratio_vs_rlmeta": med / base if _finite(base) and base > 0 else math.nan,
                     "lower_bound_s": lb,
                     "ratio_lower_bound": lb / base if _finite(base) and base > 0 else math.nan,
+                    "cpu_s": res.get("cpu_s", math.nan),
                     "runs": len(res["times"]),
                     "times_s": res["times"],
                     "note": note,

@@ -95,8 +95,9 @@ def test_target_checks():
 
 
 def test_parse_r_output():
-    got = _parse_r("READY 0.5\nWARM 1.0\nRUN 2.0\nRUN 3.0\nDONE\n")
-    assert got == {"ready": 0.5, "warm": [1.0], "runs": [2.0, 3.0], "done": True}
+    got = _parse_r("READY 0.5\nWARM 1.0 0.9\nRUN 2.0 1.5\nRUN 3.0 2.5\nDONE\n")
+    assert got == {"ready": 0.5, "warm": [1.0], "runs": [2.0, 3.0], "warm_cpu": [0.9], "cpu": [1.5, 2.5],
+                   "done": True}
 
 
 def _fake_rscript(tmp_path, body: str, monkeypatch):
