@@ -72,7 +72,12 @@ def render_text(results: pd.DataFrame, targets: pd.DataFrame) -> str:
     show["median"] = [_median(r) for r in show.to_dict("records")]
     show["x rlmeta"] = [_ratio(r) for r in show.to_dict("records")]
     show["cpu"] = [_cpu(r) for r in show.to_dict("records")]
-    out = [show[["workload", "tool", "median", "x rlmeta", "cpu"]].to_string(index=False)]
+    out = [
+        "x rlmeta = the tool's median time / rlmeta's median time (higher: rlmeta faster; "
+        ">N x: metafor hit its timeout); cpu = median CPU time of the timing process",
+        "",
+        show[["workload", "tool", "median", "x rlmeta", "cpu"]].to_string(index=False),
+    ]
     if len(targets):
         out += ["", "Targets (issue 12):", targets.to_string(index=False)]
     notes = results[results["note"].astype(str) != ""]

@@ -2,10 +2,11 @@
 
 The sweeps of :mod:`rlmeta.sensitivity` cut their work into chunks and run them with
 ``engine="local"`` (in the calling process) or on Dask (``engine=client``).  Each
-workload times the local run and the same call on two local clusters (2 worker
-processes with one thread each, and 2 threads in the calling process), and checks
-once, before timing, that every engine gives the same numbers as the local run
-(same seed, same chunks).  Cluster start-up is not timed.  On a single 2-core
+workload times the local run and the same call on three local clusters (2 worker
+processes with one thread each, with Dask's default nanny settings and with the
+nanny's ``MALLOC_TRIM_THRESHOLD_`` unset; 2 threads in the calling process), and
+checks once, before timing, that every engine gives the same numbers as the local
+run (same seed, same chunks).  Cluster start-up is not timed.  On a single 2-core
 machine Dask can at best halve the time; the point of the engine is a real cluster
 of many machines (see docs/scaling.md).
 """
@@ -27,15 +28,22 @@ __all__ = ["workloads"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _start_cluster(processes: bool):
+def _start_cluster(processes: bool, trim: bool = True):
+    """A 2-worker LocalCluster; ``trim=False`` unsets the nanny's ``MALLOC_TRIM_THRESHOLD_``."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if processes:  # worker processes must import rlmeta from this checkout
         paths = [str(ROOT), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None
-    )
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    if not trim:
+        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers: glibc then hands
+        # freed memory back to the OS at once, and every large numpy temporary of a
+        # chunk is page-faulted in anew (about 2x the CPU time of a GOSH chunk)
+        env["MALLOC_TRIM_THRESHOLD_"] = None
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None)
     return cluster, Client(cluster)
 
 
@@ -59,7 +67,7 @@ def _engine(call, engine: str):
             res = rm.meta_analysis(d["frame"])
         if engine == "local":
             return lambda: call(res, "local")
-        cluster, client = _start_cluster(processes=engine == "processes")
+        cluster, client = _start_cluster(processes=engine != "threads", trim=engine != "processes-notrim")
         try:
             _same(call(res, "local"), call(res, client))
         except Exception:
@@ -110,6 +118,7 @@ def workloads(quick: bool = False) -> list[Workload]:
     tools = {
         "local": "rlmeta",
         "processes": "rlmeta Dask LocalCluster (2 processes)",
+        "processes-notrim": "rlmeta Dask LocalCluster (2 processes, no malloc trim)",
         "threads": "rlmeta Dask LocalCluster (2 threads)",
     }
     return [
