@@ -37,13 +37,21 @@ def _start_cluster(processes: bool, trim: bool = True):
         paths = [str(ROOT), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    saved = os.environ.get("MALLOC_TRIM_THRESHOLD_")
     if not trim:
         # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers: glibc then hands
         # freed memory back to the OS at once, and every large numpy temporary of a
-        # chunk is page-faulted in anew (about 2x the CPU time of a GOSH chunk)
+        # chunk is page-faulted in anew (about 2x the CPU time of a GOSH chunk).  The
+        # nanny also leaves the variable in this process's environment (a LocalCluster's
+        # nannies live here), whence the workers would inherit it: remove it meanwhile.
         env["MALLOC_TRIM_THRESHOLD_"] = None
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None)
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None)
+    finally:
+        if saved is not None:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = saved
     return cluster, Client(cluster)
 
 
