@@ -140,6 +140,22 @@ def render_markdown(payload: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _command(argv: list[str]) -> str:
+    """The command line, without the text of ``--remark`` (it is printed on its own)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--remark":
+            skip = True
+            continue
+        if a.startswith("--remark="):
+            continue
+        out.append(a)
+    return " ".join(["python -m benchmarks", *out])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -202,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render_text(results, targets))
     payload = {
         "machine": info,
-        "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": _command(argv if argv is not None else sys.argv[1:]),
         "quick": args.quick,
         "wall_time_s": time.perf_counter() - t0,
         "remark": args.remark,
