@@ -187,7 +187,7 @@ def _tr_PDPD(w, X, A, d1, d2):
     """``tr(P D1 P D2)`` for diagonal ``D1, D2`` without forming P."""
     s1 = _xtdx(X, w * w * d1)
     s2 = _xtdx(X, w * w * d2)
-    s3 = _xtdx(X, w**3 * d1 * d2)
+    s3 = _xtdx(X, w * w * w * d1 * d2)  # not w**3: numpy pow is ~3x slower here
     return (w * w * d1 * d2).sum(-1) - 2 * _tr(A @ s3) + _tr(A @ s1 @ A @ s2)
 
 
