@@ -91,7 +91,9 @@ def render_markdown(payload: dict) -> str:
     """A Markdown report of one run (machine, versions, ratios, targets, notes)."""
     info = payload["machine"]
     results = _none_to_nan(payload["results"])
-    targets = pd.DataFrame(payload.get("targets", []), columns=["workload", "target", "measured", "status"])
+    targets = pd.DataFrame(
+        payload.get("targets", []), columns=["workload", "target", "measured", "status"]
+    )
     vers = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items() if v)
     lines = [
         "# rlmeta benchmark results",
@@ -130,7 +132,9 @@ def render_markdown(payload: dict) -> str:
     ]
     for r in results.to_dict("records"):
         note = str(r.get("note") or "").replace("|", "/")
-        lines.append(f"| {r['workload']} | {r['tool']} | {_median(r)} | {_ratio(r)} | {_cpu(r)} | {note} |")
+        lines.append(
+            f"| {r['workload']} | {r['tool']} | {_median(r)} | {_ratio(r)} | {_cpu(r)} | {note} |"
+        )
     lines += ["", "## Workloads", ""]
     seen = set()
     for r in results.to_dict("records"):
@@ -158,10 +162,16 @@ def _command(argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
-    ap.add_argument("--only", default="*", help="glob(s) over workload names, comma-separated, e.g. 'reml_*,gosh_*'")
+    ap.add_argument(
+        "--only",
+        default="*",
+        help="glob(s) over workload names, comma-separated, e.g. 'reml_*,gosh_*'",
+    )
     ap.add_argument("--no-r", action="store_true", help="skip metafor even if Rscript is available")
     ap.add_argument(
         "--r-timeout",
@@ -171,9 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", default="benchmarks/results/latest.json", help="JSON output file")
     ap.add_argument("--markdown", default=None, help="also write a Markdown report to this file")
-    ap.add_argument("--remark", default="", help="a sentence added to the Markdown report (e.g. 'shared machine')")
-    ap.add_argument("--list", action="store_true", help="list the workloads and their targets, run nothing")
-    ap.add_argument("--from-json", default=None, help="render --markdown from a saved JSON file, run nothing")
+    ap.add_argument(
+        "--remark",
+        default="",
+        help="a sentence added to the Markdown report (e.g. 'shared machine')",
+    )
+    ap.add_argument(
+        "--list", action="store_true", help="list the workloads and their targets, run nothing"
+    )
+    ap.add_argument(
+        "--from-json", default=None, help="render --markdown from a saved JSON file, run nothing"
+    )
     args = ap.parse_args(argv)
 
     if args.from_json:
@@ -189,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     globs = [g.strip() for g in args.only.split(",") if g.strip()]
-    chosen = [w for w in all_workloads(args.quick) if any(fnmatch.fnmatch(w.name, g) for g in globs)]
+    chosen = [
+        w for w in all_workloads(args.quick) if any(fnmatch.fnmatch(w.name, g) for g in globs)
+    ]
     if not chosen:
         print(f"no workload matches {args.only!r}", file=sys.stderr)
         return 2

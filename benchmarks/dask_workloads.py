@@ -48,7 +48,9 @@ def _start_cluster(processes: bool, trim: bool = True):
         os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None
+            )
     finally:
         if saved is not None:
             os.environ["MALLOC_TRIM_THRESHOLD_"] = saved
@@ -75,7 +77,9 @@ def _engine(call, engine: str):
             res = rm.meta_analysis(d["frame"])
         if engine == "local":
             return lambda: call(res, "local")
-        cluster, client = _start_cluster(processes=engine != "threads", trim=engine != "processes-notrim")
+        cluster, client = _start_cluster(
+            processes=engine != "threads", trim=engine != "processes-notrim"
+        )
         try:
             _same(call(res, "local"), call(res, client))
         except Exception:
@@ -136,7 +140,10 @@ def workloads(quick: bool = False) -> list[Workload]:
             make_data=lambda: sens_data(gk, 3),
             python={label: _engine(gosh, eng) for eng, label in tools.items()},
             repeat=2 if quick else 3,
-            notes={label: "results checked identical to local before timing" for label in list(tools.values())[1:]},
+            notes={
+                label: "results checked identical to local before timing"
+                for label in list(tools.values())[1:]
+            },
         ),
         Workload(
             name=f"dask_perm_{pn}_k{pk}",
@@ -144,6 +151,9 @@ def workloads(quick: bool = False) -> list[Workload]:
             make_data=lambda: sens_data(pk, 4),
             python={label: _engine(perm, eng) for eng, label in tools.items()},
             repeat=2 if quick else 3,
-            notes={label: "results checked identical to local before timing" for label in list(tools.values())[1:]},
+            notes={
+                label: "results checked identical to local before timing"
+                for label in list(tools.values())[1:]
+            },
         ),
     ]

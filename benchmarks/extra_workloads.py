@@ -10,7 +10,9 @@ def workloads(quick: bool = False) -> list[Workload]:
 
     out: list[Workload] = []
     out.extend(multilevel_workloads.workloads(quick))  # 3-level models, CR2 robust inference
-    out.extend(sensitivity_workloads.workloads(quick))  # LOO, influence, GOSH, permutation, spec curve
+    out.extend(
+        sensitivity_workloads.workloads(quick)
+    )  # LOO, influence, GOSH, permutation, spec curve
     out.extend(io_workloads.workloads(quick))  # lm-eval ingest, the default report
     out.extend(dask_workloads.workloads(quick))  # local vs Dask LocalCluster
     return out

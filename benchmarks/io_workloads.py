@@ -48,7 +48,11 @@ def _ingest_data(n: int) -> dict:
     path = write_lm_eval_samples(
         Path(tmp) / "org__model" / "samples_gsm8k_2025-01-01T00-00-00.000001.jsonl", n
     )
-    return {"frame": pd.DataFrame(), "path": path, "cleanup": lambda: shutil.rmtree(tmp, ignore_errors=True)}
+    return {
+        "frame": pd.DataFrame(),
+        "path": path,
+        "cleanup": lambda: shutil.rmtree(tmp, ignore_errors=True),
+    }
 
 
 def _read_items(d):
@@ -96,9 +100,15 @@ def _report(html_only: bool):
             with tempfile.TemporaryDirectory(prefix="rlmeta-report-") as cwd:
                 out = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
                 if out.returncode != 0:
-                    raise RuntimeError(f"rlmeta report failed ({out.returncode}): {out.stderr.strip()[-500:]}")
+                    raise RuntimeError(
+                        f"rlmeta report failed ({out.returncode}): {out.stderr.strip()[-500:]}"
+                    )
                 written = sorted(p.name for p in (Path(cwd) / "reports").iterdir())
-                want = ["rl_llm_studies.html"] if html_only else ["rl_llm_studies.html", "rl_llm_studies.pdf"]
+                want = (
+                    ["rl_llm_studies.html"]
+                    if html_only
+                    else ["rl_llm_studies.html", "rl_llm_studies.pdf"]
+                )
                 if written != want:
                     raise RuntimeError(f"rlmeta report wrote {written}, expected {want}")
 

@@ -30,8 +30,13 @@ def hierarchical(studies: int, per_study: float = 5.0, seed: int = 7) -> dict:
     comp = np.concatenate([rng.integers(0, 3, m) for m in n])
     vi = rng.uniform(0.005, 0.1, k)
     x1 = rng.normal(size=k)
-    yi = (0.3 + 0.1 * x1 + rng.normal(0, np.sqrt(0.05), studies)[study]
-          + rng.normal(0, np.sqrt(0.02), (studies, 3))[study, comp] + rng.normal(0, np.sqrt(vi)))
+    yi = (
+        0.3
+        + 0.1 * x1
+        + rng.normal(0, np.sqrt(0.05), studies)[study]
+        + rng.normal(0, np.sqrt(0.02), (studies, 3))[study, comp]
+        + rng.normal(0, np.sqrt(vi))
+    )
     return {"frame": pd.DataFrame({"study": study, "comp": comp, "yi": yi, "vi": vi, "x1": x1})}
 
 
@@ -78,7 +83,9 @@ def workloads(quick: bool = False) -> list[Workload]:
             r_code=sparse,
             repeat=5 if quick else 9,
             r_repeat=3,
-            target=Target.ratio("3-level k=1,000 in 200 studies >=50x faster than rma.mv (sparse=TRUE)", 50)
+            target=Target.ratio(
+                "3-level k=1,000 in 200 studies >=50x faster than rma.mv (sparse=TRUE)", 50
+            )
             if not quick
             else None,
             notes={"metafor": "rma.mv(sparse = TRUE): the fairest metafor competitor"},
@@ -88,8 +95,10 @@ def workloads(quick: bool = False) -> list[Workload]:
             description="3-level meta-regression + CR2 robust tests (clubSandwich), metafor sparse = TRUE",
             make_data=lambda: hierarchical(small),
             python={"rlmeta": _rlmeta("~ x1", robust=True)},
-            r_code=("res <- rma.mv(yi, vi, mods = ~ x1, random = ~ 1 | study/comp, data = dat, sparse = TRUE); "
-                    "rob <- robust(res, cluster = dat$study, clubSandwich = TRUE)"),
+            r_code=(
+                "res <- rma.mv(yi, vi, mods = ~ x1, random = ~ 1 | study/comp, data = dat, sparse = TRUE); "
+                "rob <- robust(res, cluster = dat$study, clubSandwich = TRUE)"
+            ),
             r_setup="suppressMessages(library(clubSandwich))",
             repeat=5 if quick else 9,
             r_repeat=1 if quick else 3,
@@ -120,7 +129,9 @@ def workloads(quick: bool = False) -> list[Workload]:
             target=Target.under("3-level k=100,000 in 20,000 studies in seconds (< 10 s)", 10.0)
             if not quick
             else None,
-            notes={"metafor": "rma.mv(sparse = TRUE); it still allocates a dense k x k matrix (75 GB) at this size"},
+            notes={
+                "metafor": "rma.mv(sparse = TRUE); it still allocates a dense k x k matrix (75 GB) at this size"
+            },
         ),
     ]
     return out

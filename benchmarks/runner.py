@@ -37,7 +37,14 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["Workload", "Target", "run_workloads", "machine_info", "have_metafor", "DEFAULT_R_TIMEOUT"]
+__all__ = [
+    "Workload",
+    "Target",
+    "run_workloads",
+    "machine_info",
+    "have_metafor",
+    "DEFAULT_R_TIMEOUT",
+]
 
 #: Default bound (seconds) of one metafor workload (start-up, warm-up and timed runs).
 DEFAULT_R_TIMEOUT = 300.0
@@ -79,7 +86,9 @@ class Target:
         med = peer.get("median_s", math.nan)
         if _finite(med):
             r = med / base
-            return ("met" if r >= self.value else "NOT met"), f"{r:,.0f}x" if r >= 10 else f"{r:,.1f}x"
+            return (
+                "met" if r >= self.value else "NOT met"
+            ), f"{r:,.0f}x" if r >= 10 else f"{r:,.1f}x"
         lb = peer.get("lower_bound_s", math.nan)
         if _finite(lb):
             r = lb / base
@@ -243,11 +252,17 @@ def _time_r(w: Workload, data: dict, repeat: int, timeout: float) -> dict:
     runs = info["runs"] or info["warm"]
     cpus = info["cpu"] if info["runs"] else info["warm_cpu"]
     cpu_s = statistics.median(cpus) * scale if cpus else math.nan
-    note_scale = f"; measured on 1/{scale:,.0f} of the work and scaled x{scale:,.0f}" if scale != 1 else ""
+    note_scale = (
+        f"; measured on 1/{scale:,.0f} of the work and scaled x{scale:,.0f}" if scale != 1 else ""
+    )
     if info["done"] and runs:
         times = [t * scale for t in info["runs"]]
-        return {"median_s": statistics.median(times), "times": times, "cpu_s": cpu_s,
-                "note": note_scale.lstrip("; ")}
+        return {
+            "median_s": statistics.median(times),
+            "times": times,
+            "cpu_s": cpu_s,
+            "note": note_scale.lstrip("; "),
+        }
     if timed_out:
         if runs:
             times = [t * scale for t in runs]
@@ -302,7 +317,11 @@ def run_workloads(
                     results[tool] = {"median_s": med, "times": times, "cpu_s": cpu, "note": ""}
                     log(f"    {tool:<30} {fmt_time(med):>12}")
                 except Exception as exc:  # a peer that cannot run a workload is reported, not fatal
-                    results[tool] = {"median_s": math.nan, "times": [], "note": f"{type(exc).__name__}: {exc}"}
+                    results[tool] = {
+                        "median_s": math.nan,
+                        "times": [],
+                        "note": f"{type(exc).__name__}: {exc}",
+                    }
                     log(f"    {tool:<30} failed: {exc}")
                 finally:
                     close = getattr(fn, "close", None)
@@ -315,7 +334,11 @@ def run_workloads(
                 shown = fmt_time(out["median_s"]) if _finite(out["median_s"]) else ""
                 log(f"    {'metafor':<30} {shown:>12}  {out['note']}".rstrip())
             elif w.r_code and use_r:
-                results["metafor"] = {"median_s": math.nan, "times": [], "note": "Rscript with metafor not available"}
+                results["metafor"] = {
+                    "median_s": math.nan,
+                    "times": [],
+                    "note": "Rscript with metafor not available",
+                }
         finally:
             cleanup = data.get("cleanup")
             if callable(cleanup):
@@ -344,9 +367,18 @@ def run_workloads(
             )
         if w.target is not None:
             status, measured = w.target.check(results)
-            trows.append({"workload": w.name, "target": w.target.text, "measured": measured, "status": status})
+            trows.append(
+                {
+                    "workload": w.name,
+                    "target": w.target.text,
+                    "measured": measured,
+                    "status": status,
+                }
+            )
             log(f"    target: {w.target.text} -> {measured}: {status}")
-    return pd.DataFrame(rows), pd.DataFrame(trows, columns=["workload", "target", "measured", "status"])
+    return pd.DataFrame(rows), pd.DataFrame(
+        trows, columns=["workload", "target", "measured", "status"]
+    )
 
 
 def machine_info(use_r: bool = True) -> dict:

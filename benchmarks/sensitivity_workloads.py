@@ -77,8 +77,15 @@ SPEC_CHOICES = {
     "method": ["REML", "DL", "PM", "EE", "SJ"],
     "test": ["z", "knha"],
     "outliers": ["none", "rstudent>2.5", "influential"],
-    "benchmark_family": ["all", "math", "chat/judge", "knowledge/reasoning", "code", "safety",
-                         "instruction following"],
+    "benchmark_family": [
+        "all",
+        "math",
+        "chat/judge",
+        "knowledge/reasoning",
+        "code",
+        "safety",
+        "instruction following",
+    ],
     "peer_reviewed_bool": ["all", True],
     "decoding_differs": ["all", False],
     "baseline_family": ["all", "SFT"],
@@ -142,7 +149,9 @@ def workloads(quick: bool = False) -> list[Workload]:
             r_code="r <- rma(yi, vi, data = dat); l <- leave1out(r); i <- influence(r)",
             repeat=3 if quick else 7,
             r_repeat=3,
-            target=Target.ratio("LOO+influence k=100 >=30x faster than metafor", 30) if not quick else None,
+            target=Target.ratio("LOO+influence k=100 >=30x faster than metafor", 30)
+            if not quick
+            else None,
         ),
         Workload(
             name=f"loo_influence_k{k_big}",
@@ -198,7 +207,9 @@ def workloads(quick: bool = False) -> list[Workload]:
             repeat=3 if quick else 7,
             r_repeat=1 if not quick else 1,
             r_warmup=False,
-            target=Target.ratio("1,000-iteration permutation test k=100 >=30x faster than permutest", 30)
+            target=Target.ratio(
+                "1,000-iteration permutation test k=100 >=30x faster than permutest", 30
+            )
             if not quick
             else None,
         ),
@@ -234,7 +245,9 @@ def workloads(quick: bool = False) -> list[Workload]:
             repeat=1 if quick else 3,
             warmup=False,
             target=Target.under("spec curve >=1,000 specs on bundled data < 60 s", 60.0),
-            notes={"rlmeta": "no peer: metafor, PyMARE and statsmodels have no specification curve"},
+            notes={
+                "rlmeta": "no peer: metafor, PyMARE and statsmodels have no specification curve"
+            },
         )
     )
     return out

@@ -135,7 +135,9 @@ def engine_workloads(quick: bool = False) -> list[Workload]:
                 r_repeat=1 if k >= 10_000 else None,
                 r_warmup=k < 1_000,
                 r_timeout=240.0 if k >= 10_000 else None,
-                target=Target.under("REML k=100,000 well under 100 ms", 0.1) if k == 100_000 else None,
+                target=Target.under("REML k=100,000 well under 100 ms", 0.1)
+                if k == 100_000
+                else None,
                 notes={"statsmodels": "no REML: its closest estimator, Paule-Mandel ('iterated')"},
             )
         )

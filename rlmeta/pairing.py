@@ -226,7 +226,8 @@ def pair(
     level
         Level of the t interval.
     study_id
-        ``study_id``/``comparison_id`` of the rows (default ``"<rl> vs <baseline>"``).
+        ``study_id``/``comparison_id`` of the rows (default ``"<rl> vs <baseline>"``,
+        each arm named by its model when it holds exactly one, else by ``rl``/``baseline``).
 
     Returns
     -------
@@ -323,7 +324,7 @@ def pair(
         why = "; ".join(f"{r['benchmark']}: {r['reason']}" for _, r in out.iterrows())
         raise EffectError(f"no benchmark yields a paired {m} effect ({why})")
     out = out.loc[~bad].drop(columns="reason").reset_index(drop=True)
-    sid = study_id or f"{_label(rl, 'rl')} vs {_label(baseline, 'baseline')}"
+    sid = study_id or f"{_label(rl, 'rl', items, a)} vs {_label(baseline, 'baseline', items, b)}"
     out.insert(0, "study_id", sid)
     out.insert(1, "comparison_id", sid)
     for c in group:
@@ -376,7 +377,16 @@ def _first(g: pd.DataFrame, col: str) -> Any:
     return str(g[col].iloc[0]) if col in g.columns else None
 
 
-def _label(spec: Any, default: str) -> str:
+def _label(spec: Any, default: str, items: pd.DataFrame, mask: np.ndarray) -> str:
+    """How an arm is named in ``study_id``: its single model's name, else the spec itself.
+
+    A path (``runs/rl/``) names where the files are, not what was evaluated; when the
+    arm's items come from one model, that model's name is the better label.
+    """
+    if "model" in items.columns:
+        models = items.loc[mask, "model"].dropna().astype(str).unique()
+        if len(models) == 1 and models[0]:
+            return models[0]
     if spec is None:
         return default
     return str(spec) if isinstance(spec, str | Path) else "+".join(map(str, spec))

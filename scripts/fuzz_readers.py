@@ -49,13 +49,20 @@ def one_input(data: bytes) -> None:
                     fn(path)
                 except RlmetaError as exc:
                     if getattr(exc, "unexpected", False):
-                        raise AssertionError(f"{fn.__name__}: unexpected {exc.__cause__!r}") from exc
+                        raise AssertionError(
+                            f"{fn.__name__}: unexpected {exc.__cause__!r}"
+                        ) from exc
 
 
 def replay(paths: list[str]) -> int:
     """Run :func:`one_input` on files (or every file in folders); return the number of failures."""
     failures = 0
-    files = [f for p in map(Path, paths) for f in (sorted(p.rglob("*")) if p.is_dir() else [p]) if f.is_file()]
+    files = [
+        f
+        for p in map(Path, paths)
+        for f in (sorted(p.rglob("*")) if p.is_dir() else [p])
+        if f.is_file()
+    ]
     for f in files:
         try:
             one_input(f.read_bytes())
@@ -72,7 +79,10 @@ def main(argv: list[str]) -> int:
     try:
         import atheris
     except ImportError:
-        print("atheris is not installed: pip install atheris (needs clang with libFuzzer)", file=sys.stderr)
+        print(
+            "atheris is not installed: pip install atheris (needs clang with libFuzzer)",
+            file=sys.stderr,
+        )
         return 2
     with atheris.instrument_imports():
         import rlmeta  # noqa: F401 - instrument the package for coverage feedback

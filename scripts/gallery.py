@@ -47,8 +47,18 @@ def loo_frame(res) -> pd.DataFrame:
     fit = res.refit(mask=~np.eye(res.k, dtype=bool))
     crit = fit.crit()
     est, se = fit.beta[:, 0], fit.se[:, 0]
-    return pd.DataFrame({"left_out": res.labels, "k": fit.k, "estimate": est, "se": se, "ci_low": est - crit * se,
-                         "ci_high": est + crit * se, "tau2": fit.tau2, "i2": fit.i2})
+    return pd.DataFrame(
+        {
+            "left_out": res.labels,
+            "k": fit.k,
+            "estimate": est,
+            "se": se,
+            "ci_low": est - crit * se,
+            "ci_high": est + crit * se,
+            "tau2": fit.tau2,
+            "i2": fit.i2,
+        }
+    )
 
 
 def cumulative_frame(res, order: str = "year") -> pd.DataFrame:
@@ -61,9 +71,19 @@ def cumulative_frame(res, order: str = "year") -> pd.DataFrame:
     fit = res.refit(mask=mask)
     crit = fit.crit()
     est, se = fit.beta[:, 0], fit.se[:, 0]
-    return pd.DataFrame({"label": [res.labels[j] for j in idx], "order_value": d[order].to_numpy()[idx], "k": fit.k,
-                         "estimate": est, "se": se, "ci_low": est - crit * se, "ci_high": est + crit * se,
-                         "tau2": fit.tau2, "i2": fit.i2})
+    return pd.DataFrame(
+        {
+            "label": [res.labels[j] for j in idx],
+            "order_value": d[order].to_numpy()[idx],
+            "k": fit.k,
+            "estimate": est,
+            "se": se,
+            "ci_low": est - crit * se,
+            "ci_high": est + crit * se,
+            "tau2": fit.tau2,
+            "i2": fit.i2,
+        }
+    )
 
 
 def influence_frame(res) -> pd.DataFrame:
@@ -82,11 +102,27 @@ def influence_frame(res) -> pd.DataFrame:
     cov_r = np.linalg.det(fit.vb) / np.linalg.det(vb)
     w = res.weights_percent()
     p = res.p
-    infl = (np.abs(dffits) > 3 * np.sqrt(p / (k - p))) | (cooks > stats.chi2.ppf(0.5, p)) | (h > 3 * p / k) | (
-        np.abs(rst) > 3)
-    return pd.DataFrame({"label": res.labels, "rstudent": rst, "dffits": dffits, "cooks_d": cooks, "cov_r": cov_r,
-                         "tau2_del": fit.tau2, "qe_del": fit.qe, "hat": h, "weight": w, "influential": infl,
-                         "dfbetas_intercept": diff[:, 0] / np.sqrt(fit.vb[:, 0, 0])})
+    infl = (
+        (np.abs(dffits) > 3 * np.sqrt(p / (k - p)))
+        | (cooks > stats.chi2.ppf(0.5, p))
+        | (h > 3 * p / k)
+        | (np.abs(rst) > 3)
+    )
+    return pd.DataFrame(
+        {
+            "label": res.labels,
+            "rstudent": rst,
+            "dffits": dffits,
+            "cooks_d": cooks,
+            "cov_r": cov_r,
+            "tau2_del": fit.tau2,
+            "qe_del": fit.qe,
+            "hat": h,
+            "weight": w,
+            "influential": infl,
+            "dfbetas_intercept": diff[:, 0] / np.sqrt(fit.vb[:, 0, 0]),
+        }
+    )
 
 
 def baujat_frame(res) -> pd.DataFrame:
@@ -109,7 +145,17 @@ def gosh_frame(res, n_effects: int = 20, seed: int = 0) -> pd.DataFrame:
     out = []
     for chunk in np.array_split(np.arange(len(masks)), 16):
         fit = sub.refit(mask=masks[chunk])
-        out.append(pd.DataFrame({"estimate": fit.beta[:, 0], "i2": fit.i2, "tau2": fit.tau2, "q": fit.qe, "k": fit.k}))
+        out.append(
+            pd.DataFrame(
+                {
+                    "estimate": fit.beta[:, 0],
+                    "i2": fit.i2,
+                    "tau2": fit.tau2,
+                    "q": fit.qe,
+                    "k": fit.k,
+                }
+            )
+        )
     g = pd.concat(out, ignore_index=True)
     # clusters: which subsets contain the most outlying effect (as metafor's gosh examples)
     outl = int(np.argmax(np.abs(sub.yi - sub.to_frame()["estimate"].iloc[0]) / np.sqrt(sub.vi)))
@@ -125,15 +171,27 @@ def spec_frame(eff: pd.DataFrame) -> pd.DataFrame:
         "same decoding": lambda d: d[~d["decoding_differs"].astype(bool)],
     }
     rows = []
-    for (sname, sub), method, test in itertools.product(subsets.items(), ["REML", "DL", "PM", "EE"], ["z", "knha"]):
+    for (sname, sub), method, test in itertools.product(
+        subsets.items(), ["REML", "DL", "PM", "EE"], ["z", "knha"]
+    ):
         if method == "EE" and test == "knha":
             continue
         d = sub(eff)
         r = rm.meta_analysis(d, method=method, test=test)
         t = r.to_frame().iloc[0]
-        rows.append({"subset": sname, "tau2 estimator": method, "inference": test, "estimate": t["estimate"],
-                     "ci_low": t["ci_low"], "ci_high": t["ci_high"], "pval": t["pval"], "k": r.k,
-                     "significant": t["pval"] < 0.05})
+        rows.append(
+            {
+                "subset": sname,
+                "tau2 estimator": method,
+                "inference": test,
+                "estimate": t["estimate"],
+                "ci_low": t["ci_low"],
+                "ci_high": t["ci_high"],
+                "pval": t["pval"],
+                "k": r.k,
+                "significant": t["pval"] < 0.05,
+            }
+        )
     out = pd.DataFrame(rows)
     out.insert(0, "spec_id", range(len(out)))
     return out
@@ -145,9 +203,18 @@ def sweep_frame(eff: pd.DataFrame) -> pd.DataFrame:
         for test in ("z", "knha"):
             r = rm.meta_analysis(eff, method=method, test=test)
             t = r.to_frame().iloc[0]
-            rows.append({"method": method, "test": {"z": "z (normal)", "knha": "Knapp-Hartung"}[test],
-                         "estimate": t["estimate"], "se": t["se"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
-                         "tau2": r.tau2, "i2": r.i2})
+            rows.append(
+                {
+                    "method": method,
+                    "test": {"z": "z (normal)", "knha": "Knapp-Hartung"}[test],
+                    "estimate": t["estimate"],
+                    "se": t["se"],
+                    "ci_low": t["ci_low"],
+                    "ci_high": t["ci_high"],
+                    "tau2": r.tau2,
+                    "i2": r.i2,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -156,7 +223,9 @@ def trimfill_synthetic(res, k0: int = 6) -> tuple[pd.DataFrame, float]:
     b = res.to_frame()["estimate"].iloc[0]
     order = np.argsort(res.yi - b)[::-1][:k0]
     fill = pd.DataFrame({"yi": 2 * b - res.yi[order], "vi": res.vi[order], "filled": True})
-    frame = pd.concat([pd.DataFrame({"yi": res.yi, "vi": res.vi, "filled": False}), fill], ignore_index=True)
+    frame = pd.concat(
+        [pd.DataFrame({"yi": res.yi, "vi": res.vi, "filled": False}), fill], ignore_index=True
+    )
     w = 1 / (frame["vi"] + res.tau2)
     return frame, float(np.sum(w * frame["yi"]) / np.sum(w))
 
@@ -174,9 +243,21 @@ def sweep_runs_synthetic(seed: int = 0) -> pd.DataFrame:
 
 
 def pca_parts(eff: pd.DataFrame):
-    cols = ["yi", "log10_params_B", "log10_learning_rate", "kl_coef_num", "year", "rl_score", "baseline_score",
-            "judge_based", "peer_reviewed_bool"]
-    d = eff.assign(judge_based=eff["judge_based"].astype(float), peer_reviewed_bool=eff["peer_reviewed_bool"].astype(float))
+    cols = [
+        "yi",
+        "log10_params_B",
+        "log10_learning_rate",
+        "kl_coef_num",
+        "year",
+        "rl_score",
+        "baseline_score",
+        "judge_based",
+        "peer_reviewed_bool",
+    ]
+    d = eff.assign(
+        judge_based=eff["judge_based"].astype(float),
+        peer_reviewed_bool=eff["peer_reviewed_bool"].astype(float),
+    )
     d = d.groupby("comparison_id")[cols].mean()
     d = d.fillna(d.mean())
     z = (d - d.mean()) / d.std(ddof=1).replace(0, 1)
@@ -192,58 +273,139 @@ def pca_parts(eff: pd.DataFrame):
 def figures(include_big: bool = True):
     eff = effects("RD")
     res = rm.meta_analysis(eff)
-    yield "forest_5", lambda: rp.forest(rm.meta_analysis(eff.head(5), slab="benchmark"), title="5 effects")
+    yield (
+        "forest_5",
+        lambda: rp.forest(rm.meta_analysis(eff.head(5), slab="benchmark"), title="5 effects"),
+    )
     sub40 = eff[eff["study_id"].isin(eff["study_id"].unique()[:4])].head(40)
-    yield "forest_40", lambda: rp.forest(rm.meta_analysis(sub40), sort_by="estimate",
-                                         annotate=["benchmark", "n", "weight", "estimate [CI]"],
-                                         label="comparison_id", title="40 effects, sorted")
-    yield "forest_all_subgroups", lambda: rp.forest(res, subgroup="rl_family", title="All effects by RL family")
-    yield "forest_subgroup_result", lambda: rp.forest(rm.meta_analysis(eff, subgroup="benchmark_family"),
-                                                      annotate=["n", "estimate [CI]"])
+    yield (
+        "forest_40",
+        lambda: rp.forest(
+            rm.meta_analysis(sub40),
+            sort_by="estimate",
+            annotate=["benchmark", "n", "weight", "estimate [CI]"],
+            label="comparison_id",
+            title="40 effects, sorted",
+        ),
+    )
+    yield (
+        "forest_all_subgroups",
+        lambda: rp.forest(res, subgroup="rl_family", title="All effects by RL family"),
+    )
+    yield (
+        "forest_subgroup_result",
+        lambda: rp.forest(
+            rm.meta_analysis(eff, subgroup="benchmark_family"), annotate=["n", "estimate [CI]"]
+        ),
+    )
     eff_or = effects("OR")
     or_res = rm.meta_analysis(eff_or[eff_or["study_id"] == eff_or["study_id"].iloc[0]])
-    yield "forest_or_exp", lambda: rp.forest(or_res, transform=np.exp, title="Odds ratios (back-transformed)")
-    yield "forest_no_pi", lambda: rp.forest(rm.meta_analysis(eff.head(12), slab="benchmark"), pi=False)
+    yield (
+        "forest_or_exp",
+        lambda: rp.forest(or_res, transform=np.exp, title="Odds ratios (back-transformed)"),
+    )
+    yield (
+        "forest_no_pi",
+        lambda: rp.forest(rm.meta_analysis(eff.head(12), slab="benchmark"), pi=False),
+    )
     yield "cumulative", lambda: rp.cumulative(cumulative_frame(rm.meta_analysis(eff.head(30))))
-    yield "funnel", lambda: rp.funnel(res, egger=tuple(rm.meta_analysis(eff.assign(sei_=np.sqrt(eff.vi)),
-                                                                        mods="~ sei_").beta))
+    yield (
+        "funnel",
+        lambda: rp.funnel(
+            res, egger=tuple(rm.meta_analysis(eff.assign(sei_=np.sqrt(eff.vi)), mods="~ sei_").beta)
+        ),
+    )
     tf, tf_est = trimfill_synthetic(res)
-    yield "funnel_trimfill_synthetic", lambda: rp.funnel(res, trimfill=tf, trimfill_estimate=tf_est, hue="rl_family")
+    yield (
+        "funnel_trimfill_synthetic",
+        lambda: rp.funnel(res, trimfill=tf, trimfill_estimate=tf_est, hue="rl_family"),
+    )
     yield "radial", lambda: rp.radial(res, labels=True)
     yield "labbe", lambda: rp.labbe(res, hue="rl_family")
     yield "boxplot", lambda: rp.boxplot(eff, by="rl_family")
     yield "boxplot_benchmark", lambda: rp.boxplot(eff, by="benchmark", hue="rl_family")
     yield "heatmap", lambda: rp.heatmap(eff, rows="benchmark", cols="rl_family")
     yield "heatmap_study", lambda: rp.heatmap(eff, rows="benchmark_family", cols="study_id")
-    yield "corr_heatmap", lambda: rp.corr_heatmap(eff, columns=["yi", "vi", "log10_params_B", "log10_learning_rate",
-                                                                "kl_coef_num", "year", "rl_score", "baseline_score",
-                                                                "n_items"])
+    yield (
+        "corr_heatmap",
+        lambda: rp.corr_heatmap(
+            eff,
+            columns=[
+                "yi",
+                "vi",
+                "log10_params_B",
+                "log10_learning_rate",
+                "kl_coef_num",
+                "year",
+                "rl_score",
+                "baseline_score",
+                "n_items",
+            ],
+        ),
+    )
     raw = rm.datasets.load_rl_llm_studies()
-    yield "errorbars", lambda: rp.errorbars(raw[raw["comparison_id"] == "tulu3_8b_dpo_vs_sft"], ylabel="Score (%)",
-                                            title="Tülu 3 8B: DPO vs SFT")
-    yield "errorbars_few", lambda: rp.errorbars(raw[raw["comparison_id"] == "dsm_rl_vs_instruct_cot"],
-                                                ylabel="Accuracy (%)")
-    yield "sweep_lines_synthetic", lambda: rp.sweep_lines(sweep_runs_synthetic(), x="learning_rate", y="accuracy",
-                                                          hue="method", title="Synthetic sweep (3 seeds)")
+    yield (
+        "errorbars",
+        lambda: rp.errorbars(
+            raw[raw["comparison_id"] == "tulu3_8b_dpo_vs_sft"],
+            ylabel="Score (%)",
+            title="Tülu 3 8B: DPO vs SFT",
+        ),
+    )
+    yield (
+        "errorbars_few",
+        lambda: rp.errorbars(
+            raw[raw["comparison_id"] == "dsm_rl_vs_instruct_cot"], ylabel="Accuracy (%)"
+        ),
+    )
+    yield (
+        "sweep_lines_synthetic",
+        lambda: rp.sweep_lines(
+            sweep_runs_synthetic(),
+            x="learning_rate",
+            y="accuracy",
+            hue="method",
+            title="Synthetic sweep (3 seeds)",
+        ),
+    )
     mr = rm.meta_analysis(eff, mods="~ log10_params_B + C(rl_family)")
     yield "bubble", lambda: rp.bubble(mr, moderator="log10_params_B", hue="rl_family")
     mr2 = rm.meta_analysis(eff, mods="~ log10_params_B * C(judge_based)")
-    yield "interaction", lambda: rp.interaction_plot(mr2, x="log10_params_B", moderator="judge_based")
-    yield "leave_one_out", lambda: rp.leave_one_out(loo_frame(rm.meta_analysis(eff.head(25))),
-                                                    full=rm.meta_analysis(eff.head(25)))
-    yield "influence", lambda: rp.influence_panel(influence_frame(res), full_tau2=res.tau2, full_q=res.q)
+    yield (
+        "interaction",
+        lambda: rp.interaction_plot(mr2, x="log10_params_B", moderator="judge_based"),
+    )
+    yield (
+        "leave_one_out",
+        lambda: rp.leave_one_out(
+            loo_frame(rm.meta_analysis(eff.head(25))), full=rm.meta_analysis(eff.head(25))
+        ),
+    )
+    yield (
+        "influence",
+        lambda: rp.influence_panel(influence_frame(res), full_tau2=res.tau2, full_q=res.q),
+    )
     yield "baujat", lambda: rp.baujat(baujat_frame(res))
     if include_big:
-        yield "gosh_1M", lambda: rp.gosh(gosh_frame(res), refline=res.to_frame()["estimate"].iloc[0])
+        yield (
+            "gosh_1M",
+            lambda: rp.gosh(gosh_frame(res), refline=res.to_frame()["estimate"].iloc[0]),
+        )
     g_small = gosh_frame(rm.meta_analysis(eff.head(40)), n_effects=12)
     yield "gosh_small", lambda: rp.gosh(g_small)
     yield "specification_curve", lambda: rp.specification_curve(spec_frame(eff))
-    yield "estimator_sweep", lambda: rp.estimator_sweep(sweep_frame(eff), reference=("REML", "z (normal)"))
+    yield (
+        "estimator_sweep",
+        lambda: rp.estimator_sweep(sweep_frame(eff), reference=("REML", "z (normal)")),
+    )
     pca = pca_parts(eff)
     Z = linkage(pca["scores"].iloc[:, :4].to_numpy(), "ward")
     cl = fcluster(Z, 4, "maxclust")
     yield "pca_scree", lambda: rp.pca_scree(pca)
-    yield "pca_biplot", lambda: rp.pca_biplot(pca, hue=pd.Series(cl, name="cluster"), labels=pca["scores"].index)
+    yield (
+        "pca_biplot",
+        lambda: rp.pca_biplot(pca, hue=pd.Series(cl, name="cluster"), labels=pca["scores"].index),
+    )
     yield "dendrogram", lambda: rp.dendrogram(Z, list(pca["scores"].index))
     yield "cluster_scatter", lambda: rp.cluster_scatter(pca["scores"], cl)
     yield "panels_with_ax", lambda: _panels(res, eff)

@@ -127,7 +127,7 @@ LEAVES = st.one_of(
             "N/A",
             "NaN",
             "",
-            "=HYPERLINK(\"x\")",
+            '=HYPERLINK("x")',
             "\ufeffbom",
             "../../etc/passwd",
             "1e400",
@@ -143,7 +143,9 @@ LEAVES = st.one_of(
 #: Any JSON-ish value, including NaN/Infinity, huge numbers and very deep nesting.
 HOSTILE = st.recursive(
     LEAVES,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -215,6 +217,10 @@ def mutated_bytes(draw, seed: bytes) -> bytes:
     elif kind == "nul":
         data[pos:pos] = b"\x00" * draw(st.integers(1, 8))
     elif kind == "splice":
-        other = draw(st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e400", b"9" * 400, b'"', b"{", b"]"]))
+        other = draw(
+            st.sampled_from(
+                [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"9" * 400, b'"', b"{", b"]"]
+            )
+        )
         data[pos:pos] = other
     return bytes(data)

@@ -44,7 +44,9 @@ def _oriented_box(t, renderer, tol):
     w, h = max(w - 2 * tol, 0), max(h - 2 * tol, 0)
     u = np.array([np.cos(angle), np.sin(angle)])
     v = np.array([-np.sin(angle), np.cos(angle)])
-    return np.array([c + sx * w / 2 * u + sy * h / 2 * v for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+    return np.array(
+        [c + sx * w / 2 * u + sy * h / 2 * v for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    )
 
 
 def _sat_overlap(p, q) -> bool:
@@ -114,47 +116,90 @@ class MultilevelDouble:
 def loo_frame(k: int = 6, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     est = rng.normal(0.08, 0.01, k)
-    return pd.DataFrame({"left_out": [f"effect {i}" for i in range(k)], "k": k - 1, "estimate": est, "se": 0.01,
-                         "ci_low": est - 0.02, "ci_high": est + 0.02, "tau2": rng.uniform(0.001, 0.002, k),
-                         "i2": rng.uniform(50, 90, k)})
+    return pd.DataFrame(
+        {
+            "left_out": [f"effect {i}" for i in range(k)],
+            "k": k - 1,
+            "estimate": est,
+            "se": 0.01,
+            "ci_low": est - 0.02,
+            "ci_high": est + 0.02,
+            "tau2": rng.uniform(0.001, 0.002, k),
+            "i2": rng.uniform(50, 90, k),
+        }
+    )
 
 
 def cumulative_frame(k: int = 6) -> pd.DataFrame:
     est = np.linspace(0.2, 0.1, k)
     half = 0.2 / np.sqrt(np.arange(1, k + 1))
-    return pd.DataFrame({"label": [f"study {i}" for i in range(k)], "order_value": 2020 + np.arange(k),
-                         "k": np.arange(1, k + 1), "estimate": est, "se": half / 1.96, "ci_low": est - half,
-                         "ci_high": est + half, "tau2": 0.001, "i2": np.linspace(0, 60, k)})
+    return pd.DataFrame(
+        {
+            "label": [f"study {i}" for i in range(k)],
+            "order_value": 2020 + np.arange(k),
+            "k": np.arange(1, k + 1),
+            "estimate": est,
+            "se": half / 1.96,
+            "ci_low": est - half,
+            "ci_high": est + half,
+            "tau2": 0.001,
+            "i2": np.linspace(0, 60, k),
+        }
+    )
 
 
 def influence_frame(k: int = 15, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     infl = np.zeros(k, bool)
     infl[[2, 7]] = True
-    return pd.DataFrame({"label": [f"e{i}" for i in range(k)], "rstudent": rng.normal(size=k),
-                         "dffits": rng.normal(0, 0.3, k), "cooks_d": rng.gamma(1, 0.05, k),
-                         "cov_r": rng.normal(1, 0.05, k), "tau2_del": rng.normal(0.01, 0.001, k),
-                         "qe_del": rng.normal(30, 3, k), "hat": np.full(k, 1 / k), "weight": np.full(k, 100 / k),
-                         "influential": infl, "dfbetas_intercept": rng.normal(0, 0.3, k)})
+    return pd.DataFrame(
+        {
+            "label": [f"e{i}" for i in range(k)],
+            "rstudent": rng.normal(size=k),
+            "dffits": rng.normal(0, 0.3, k),
+            "cooks_d": rng.gamma(1, 0.05, k),
+            "cov_r": rng.normal(1, 0.05, k),
+            "tau2_del": rng.normal(0.01, 0.001, k),
+            "qe_del": rng.normal(30, 3, k),
+            "hat": np.full(k, 1 / k),
+            "weight": np.full(k, 100 / k),
+            "influential": infl,
+            "dfbetas_intercept": rng.normal(0, 0.3, k),
+        }
+    )
 
 
 def baujat_frame(k: int = 12, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"label": [f"effect number {i}" for i in range(k)], "x": rng.gamma(2, 3, k),
-                         "y": rng.gamma(2, 0.1, k)})
+    return pd.DataFrame(
+        {
+            "label": [f"effect number {i}" for i in range(k)],
+            "x": rng.gamma(2, 3, k),
+            "y": rng.gamma(2, 0.1, k),
+        }
+    )
 
 
 def gosh_frame(n: int = 3000, seed: int = 0, cluster: bool = True) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    g = pd.DataFrame({"estimate": rng.normal(0.08, 0.01, n), "i2": rng.uniform(40, 99, n),
-                      "tau2": rng.uniform(0, 0.01, n), "q": rng.uniform(10, 100, n), "k": 10})
+    g = pd.DataFrame(
+        {
+            "estimate": rng.normal(0.08, 0.01, n),
+            "i2": rng.uniform(40, 99, n),
+            "tau2": rng.uniform(0, 0.01, n),
+            "q": rng.uniform(10, 100, n),
+            "k": 10,
+        }
+    )
     if cluster:
         g["cluster"] = np.where(g["estimate"] > 0.08, "high", "low")
     return g
 
 
 def spec_frame(seed: int = 0) -> pd.DataFrame:
-    rows = list(itertools.product(["REML", "DL", "PM"], ["z", "knha"], ["all", "no judge", "peer-reviewed"]))
+    rows = list(
+        itertools.product(["REML", "DL", "PM"], ["z", "knha"], ["all", "no judge", "peer-reviewed"])
+    )
     f = pd.DataFrame(rows, columns=["method", "test", "subset"])
     rng = np.random.default_rng(seed)
     f["spec_id"] = range(len(f))
@@ -170,9 +215,18 @@ def sweep_frame() -> pd.DataFrame:
     rows = []
     for test in ("z", "knha"):
         for i, m in enumerate(("REML", "DL", "PM", "EB")):
-            rows.append({"method": m, "test": test, "estimate": 0.08 + 0.001 * i, "se": 0.009,
-                         "ci_low": 0.062 + 0.001 * i, "ci_high": 0.098 + 0.001 * i, "tau2": 0.0099 - 0.0003 * i,
-                         "i2": 99.0})
+            rows.append(
+                {
+                    "method": m,
+                    "test": test,
+                    "estimate": 0.08 + 0.001 * i,
+                    "se": 0.009,
+                    "ci_low": 0.062 + 0.001 * i,
+                    "ci_high": 0.098 + 0.001 * i,
+                    "tau2": 0.0099 - 0.0003 * i,
+                    "i2": 99.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -182,6 +236,8 @@ def pca_result(n: int = 25, p: int = 5, seed: int = 0) -> dict:
     X -= X.mean(0)
     u, s, vt = np.linalg.svd(X, full_matrices=False)
     names = [f"PC{i + 1}" for i in range(p)]
-    return {"explained_variance_ratio": s**2 / np.sum(s**2),
-            "loadings": pd.DataFrame(vt.T, index=[f"feature_{j}" for j in range(p)], columns=names),
-            "scores": pd.DataFrame(u * s, index=[f"row {i}" for i in range(n)], columns=names)}
+    return {
+        "explained_variance_ratio": s**2 / np.sum(s**2),
+        "loadings": pd.DataFrame(vt.T, index=[f"feature_{j}" for j in range(p)], columns=names),
+        "scores": pd.DataFrame(u * s, index=[f"row {i}" for i in range(n)], columns=names),
+    }

@@ -37,7 +37,16 @@ KINDS = [
 def test_runner_smoke(tmp_path, capsys):
     out = tmp_path / "b.json"
     md = tmp_path / "RESULTS.md"
-    argv = ["--quick", "--only", ",".join(KINDS), "--no-r", "--out", str(out), "--markdown", str(md)]
+    argv = [
+        "--quick",
+        "--only",
+        ",".join(KINDS),
+        "--no-r",
+        "--out",
+        str(out),
+        "--markdown",
+        str(md),
+    ]
     assert main(argv) == 0
     payload = json.loads(out.read_text())
     res = pd.DataFrame(payload["results"])
@@ -48,9 +57,16 @@ def test_runner_smoke(tmp_path, capsys):
     assert (rl["median_s"] > 0).all() and (rl["ratio_vs_rlmeta"] == 1.0).all(), rl
     assert not (res["tool"] == "metafor").any()  # --no-r
     # peers ran too
-    assert {"PyMARE", "statsmodels", "json.loads loop", "rlmeta Dask LocalCluster (2 processes)"} <= set(res["tool"])
+    assert {
+        "PyMARE",
+        "statsmodels",
+        "json.loads loop",
+        "rlmeta Dask LocalCluster (2 processes)",
+    } <= set(res["tool"])
     dask = res[res["tool"].str.startswith("rlmeta Dask")]
-    assert dask["median_s"].notna().all(), dask["note"].tolist()  # identical results were checked in setup
+    assert dask["median_s"].notna().all(), dask[
+        "note"
+    ].tolist()  # identical results were checked in setup
     targets = pd.DataFrame(payload["targets"])
     assert set(targets["workload"]) >= {"report_html"} and targets["status"].str.len().gt(0).all()
     assert payload["machine"]["cores"] >= 1 and payload["machine"]["versions"]["numpy"]
@@ -63,14 +79,35 @@ def test_list_and_from_json(tmp_path, capsys):
     assert main(["--quick", "--list", "--only", "gosh_*"]) == 0
     assert "gosh_k8_all" in capsys.readouterr().out
     payload = {
-        "machine": {"date": "2026-01-01", "cpu": "cpu", "cores": 2, "versions": {"rlmeta": "0.1.0"}},
+        "machine": {
+            "date": "2026-01-01",
+            "cpu": "cpu",
+            "cores": 2,
+            "versions": {"rlmeta": "0.1.0"},
+        },
         "results": [
-            {"workload": "w", "description": "d", "tool": "rlmeta", "median_s": 0.01, "ratio_vs_rlmeta": 1.0,
-             "note": ""},
-            {"workload": "w", "description": "d", "tool": "metafor", "median_s": None, "ratio_vs_rlmeta": None,
-             "lower_bound_s": 5.0, "ratio_lower_bound": 500.0, "note": "timeout after 5 s"},
+            {
+                "workload": "w",
+                "description": "d",
+                "tool": "rlmeta",
+                "median_s": 0.01,
+                "ratio_vs_rlmeta": 1.0,
+                "note": "",
+            },
+            {
+                "workload": "w",
+                "description": "d",
+                "tool": "metafor",
+                "median_s": None,
+                "ratio_vs_rlmeta": None,
+                "lower_bound_s": 5.0,
+                "ratio_lower_bound": 500.0,
+                "note": "timeout after 5 s",
+            },
         ],
-        "targets": [{"workload": "w", "target": "t", "measured": ">500x", "status": "met (lower bound)"}],
+        "targets": [
+            {"workload": "w", "target": "t", "measured": ">500x", "status": "met (lower bound)"}
+        ],
     }
     src = tmp_path / "r.json"
     src.write_text(json.dumps(payload))
@@ -96,8 +133,14 @@ def test_target_checks():
 
 def test_parse_r_output():
     got = _parse_r("READY 0.5\nWARM 1.0 0.9\nRUN 2.0 1.5\nRUN 3.0 2.5\nDONE\n")
-    assert got == {"ready": 0.5, "warm": [1.0], "runs": [2.0, 3.0], "warm_cpu": [0.9], "cpu": [1.5, 2.5],
-                   "done": True}
+    assert got == {
+        "ready": 0.5,
+        "warm": [1.0],
+        "runs": [2.0, 3.0],
+        "warm_cpu": [0.9],
+        "cpu": [1.5, 2.5],
+        "done": True,
+    }
 
 
 def _fake_rscript(tmp_path, body: str, monkeypatch):
@@ -123,6 +166,8 @@ def test_r_timeout_gives_lower_bound(tmp_path, monkeypatch):
     assert out["median_s"] == pytest.approx(2.0) and "finished" in out["note"]
     (tmp_path / "bin" / "Rscript").unlink()
     (tmp_path / "bin").rmdir()
-    _fake_rscript(tmp_path, "echo 'Error in rma(): cannot allocate vector' >&2\nexit 1\n", monkeypatch)
+    _fake_rscript(
+        tmp_path, "echo 'Error in rma(): cannot allocate vector' >&2\nexit 1\n", monkeypatch
+    )
     out = _time_r(w, data, 1, timeout=5.0)
     assert out["note"].startswith("R error: Error in rma()")

@@ -24,14 +24,17 @@ def data(name: str) -> pd.DataFrame:
 
 
 def _rid(c):
-    return "-".join(str(c[k]) for k in ("dataset", "model", "predictor", "method", "test") if k in c) + (
-        "-mods" if c.get("mods") else "")
+    return "-".join(
+        str(c[k]) for k in ("dataset", "model", "predictor", "method", "test") if k in c
+    ) + ("-mods" if c.get("mods") else "")
 
 
 @pytest.mark.parametrize("case", GOLD["regtest"], ids=_rid)
 def test_regtest(case):
     d = data(case["dataset"])
-    res = rm.meta_analysis(d, method=case["method"], test=case["test"], mods=case.get("mods") or None)
+    res = rm.meta_analysis(
+        d, method=case["method"], test=case["test"], mods=case.get("mods") or None
+    )
     eg = egger_test(res, model=case["model"], predictor=case["predictor"], ni="ni")
     tol = ITERATIVE if case["method"] in ITER and case["model"] == "rma" else CLOSED
     close(eg.stat, case["zval"], tol, atol=1e-10, what="stat")
@@ -42,14 +45,24 @@ def test_regtest(case):
         assert np.isnan(eg.df)
     close(eg.coefficients["estimate"], case["beta"], tol, atol=1e-10, what="beta")
     close(eg.limit_estimate, case["est"], tol, atol=1e-10, what="limit estimate")
-    close([eg.limit_ci_low, eg.limit_ci_high], [case["ci_lb"], case["ci_ub"]], tol, atol=1e-10, what="limit CI")
+    close(
+        [eg.limit_ci_low, eg.limit_ci_high],
+        [case["ci_lb"], case["ci_ub"]],
+        tol,
+        atol=1e-10,
+        what="limit CI",
+    )
 
 
 def test_regtest_published_bcg():
     # meta_anchors C7: z = -0.8033, p = 0.4218, limit b = -0.5104 (CI -1.1182, 0.0974)
     res = rm.meta_analysis(data("bcg"))
     eg = egger_test(res)
-    assert (round(eg.stat, 4), round(eg.pval, 4), round(eg.limit_estimate, 4)) == (-0.8033, 0.4218, -0.5104)
+    assert (round(eg.stat, 4), round(eg.pval, 4), round(eg.limit_estimate, 4)) == (
+        -0.8033,
+        0.4218,
+        -0.5104,
+    )
     eg = egger_test(rm.meta_analysis(data("bcg"), test="knha"))
     assert (round(eg.stat, 4), eg.df, round(eg.pval, 4)) == (-0.7812, 11, 0.4512)
 
@@ -94,7 +107,11 @@ def test_trimfill_published_bcg():
     # C7: REML model, 1 study imputed on the right (SE 2.4528); k = 14: -0.6571 (SE 0.1785)
     tf = trim_and_fill(rm.meta_analysis(data("bcg")))
     assert (tf.k0, tf.side, round(tf.se_k0, 4)) == (1, "right", 2.4528)
-    assert (round(tf.model.beta.iloc[0], 4), round(tf.model.se[0], 4), tf.model.k) == (-0.6571, 0.1785, 14)
+    assert (round(tf.model.beta.iloc[0], 4), round(tf.model.se[0], 4), tf.model.k) == (
+        -0.6571,
+        0.1785,
+        14,
+    )
 
 
 def _fid(c):
@@ -104,8 +121,13 @@ def _fid(c):
 @pytest.mark.parametrize("case", GOLD["fsn"], ids=_fid)
 def test_fsn(case):
     d = data(case["dataset"])
-    r = fail_safe_n(d, case["type"], alpha=case.get("alpha", 0.05), target=case["target"],
-                    weighted=case["weighted"])
+    r = fail_safe_n(
+        d,
+        case["type"],
+        alpha=case.get("alpha", 0.05),
+        target=case["target"],
+        weighted=case["weighted"],
+    )
     assert r.fsnum == case["fsnum"]
     close(r.pval, case["pval"], CLOSED, atol=1e-300, what="pval")
     close(r.mean_effect, case["meanes"], CLOSED, what="mean effect")
@@ -130,7 +152,11 @@ def test_funnel_data_contract():
     ff = funnel_data(tf).to_frame()
     assert ff["filled"].sum() == tf.k0 and len(ff) == res.k + tf.k0
     reg = funnel_data(rm.meta_analysis(data("bcg"), mods="~ x1"))
-    close(reg.to_frame()["yi"].to_numpy(), rm.meta_analysis(data("bcg"), mods="~ x1").residuals()["resid"], CLOSED)
+    close(
+        reg.to_frame()["yi"].to_numpy(),
+        rm.meta_analysis(data("bcg"), mods="~ x1").residuals()["resid"],
+        CLOSED,
+    )
     assert fd.to_json()
 
 
@@ -161,14 +187,18 @@ def test_errors():
 
 
 def _sid(c):
-    return f"{c['dataset']}-{c['method']}-{c['steps']}-{c['alternative']}" + ("-mods" if c.get("mods") else "")
+    return f"{c['dataset']}-{c['method']}-{c['steps']}-{c['alternative']}" + (
+        "-mods" if c.get("mods") else ""
+    )
 
 
 @pytest.mark.parametrize("case", GOLD["selmodel"], ids=_sid)
 def test_selmodel_stepfun(case):
     from rlmeta.bias import selection_model
 
-    res = rm.meta_analysis(data(case["dataset"]), method=case["method"], mods=case.get("mods") or None)
+    res = rm.meta_analysis(
+        data(case["dataset"]), method=case["method"], mods=case.get("mods") or None
+    )
     sm = selection_model(res, steps=case["steps"], alternative=case["alternative"])
     assert sm.converged
     # same maximum: metafor's optimiser stops at reltol 1e-8, ours reaches an equal or higher log-likelihood
@@ -197,6 +227,14 @@ def test_selmodel_published_bcg():
 
     sm = selection_model(rm.meta_analysis(data("bcg")), steps=0.025, alternative="less")
     t = sm.coefficients.iloc[0]
-    assert (round(t["estimate"], 4), round(t["se"], 4), round(sm.tau2, 4)) == (-0.6206, 0.2613, 0.2912)
-    assert (round(sm.delta["delta"].iloc[1], 4), round(sm.lrt, 4), round(sm.lrt_pval, 4)) == (0.6355, 0.2425, 0.6224)
+    assert (round(t["estimate"], 4), round(t["se"], 4), round(sm.tau2, 4)) == (
+        -0.6206,
+        0.2613,
+        0.2912,
+    )
+    assert (round(sm.delta["delta"].iloc[1], 4), round(sm.lrt, 4), round(sm.lrt_pval, 4)) == (
+        0.6355,
+        0.2425,
+        0.6224,
+    )
     assert "selection model" in sm.summary() and sm.to_json()

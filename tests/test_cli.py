@@ -22,7 +22,11 @@ def flat(text: str) -> str:
 
 @pytest.fixture
 def bad_csv(tmp_path):
-    df = rm.datasets.load_rl_llm_studies(derived=False).head(6).drop(columns=["source", "source_row"])
+    df = (
+        rm.datasets.load_rl_llm_studies(derived=False)
+        .head(6)
+        .drop(columns=["source", "source_row"])
+    )
     df["rl_score"] = df["rl_score"].astype(object)
     df.loc[1, "rl_score"] = "abc"
     df.loc[3, "n_items"] = -5
@@ -50,7 +54,9 @@ def test_validate_lists_every_problem(bad_csv):
 
 def test_validate_ok_and_unreadable(tmp_path):
     good = tmp_path / "good.csv"
-    rm.datasets.load_rl_llm_studies(derived=False).drop(columns=["source", "source_row"]).to_csv(good, index=False)
+    rm.datasets.load_rl_llm_studies(derived=False).drop(columns=["source", "source_row"]).to_csv(
+        good, index=False
+    )
     res = runner.invoke(app, ["validate", str(good)])
     assert res.exit_code == 0 and "valid" in res.output
     junk = tmp_path / "junk.json"
@@ -72,13 +78,26 @@ def test_pool_json_matches_library(tmp_path):
     res = runner.invoke(app, ["pool", "--test", "knha", "--json"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)["model"]
-    lib = rm.meta_analysis(rm.effect_sizes(rm.datasets.load_rl_llm_studies(), measure="RD"), test="knha")
+    lib = rm.meta_analysis(
+        rm.effect_sizes(rm.datasets.load_rl_llm_studies(), measure="RD"), test="knha"
+    )
     assert d["coefficients"][0]["estimate"] == pytest.approx(lib.beta.iloc[0], rel=1e-12)
     assert d["tau2"] == pytest.approx(lib.tau2, rel=1e-12) and d["converged"] is True
 
 
 def test_pool_multilevel_robust_text():
-    res = runner.invoke(app, ["pool", "--random", "study_id/comparison_id/effect_id", "--test", "t", "--robust", "study_id"])
+    res = runner.invoke(
+        app,
+        [
+            "pool",
+            "--random",
+            "study_id/comparison_id/effect_id",
+            "--test",
+            "t",
+            "--robust",
+            "study_id",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Multilevel" in res.output and "CR2" in res.output
 

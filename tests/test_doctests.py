@@ -25,8 +25,19 @@ ELSEWHERE: dict[str, str] = {
     **{
         f"rlmeta.plots.{m}": "test_plots_save.py"
         for m in (
-            "_theme", "_base", "_forestdraw", "_save", "forest", "funnel", "distributions",
-            "heatmap", "sweeps", "regression", "sensitivity", "multiverse", "explore",
+            "_theme",
+            "_base",
+            "_forestdraw",
+            "_save",
+            "forest",
+            "funnel",
+            "distributions",
+            "heatmap",
+            "sweeps",
+            "regression",
+            "sensitivity",
+            "multiverse",
+            "explore",
         )
     },
     "rlmeta.explore": "test_explore.py",
@@ -84,7 +95,14 @@ def test_every_module_is_run_somewhere():
 
 def test_the_package_has_examples():
     """The public entry points keep at least one runnable example each."""
-    for name in ("rlmeta", "rlmeta.effects", "rlmeta.meta.fit", "rlmeta.pairing", "rlmeta.io",
-                 "rlmeta.evalstats", "rlmeta.report"):
+    for name in (
+        "rlmeta",
+        "rlmeta.effects",
+        "rlmeta.meta.fit",
+        "rlmeta.pairing",
+        "rlmeta.io",
+        "rlmeta.evalstats",
+        "rlmeta.report",
+    ):
         mod = importlib.import_module(name)
         assert any(t.examples for t in doctest.DocTestFinder().find(mod, name)), name

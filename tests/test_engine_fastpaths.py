@@ -80,7 +80,9 @@ def _subsets(k: int, seed: int, tau2: float):
 def test_step_halving_at_the_bound_is_bit_identical(method, control):
     ymc, v, X, m, k = _subsets(11, seed=3, tau2=0.02)
     ref = _fisher_reference(method, ymc, v, X, m, k, 1, control)
-    got = _tau2_fisher(method, ymc, v, X, m, k, 1, control, False, None, [[] for _ in range(len(k))])
+    got = _tau2_fisher(
+        method, ymc, v, X, m, k, 1, control, False, None, [[] for _ in range(len(k))]
+    )
     at_bound = ref[0] == control.tau2_min
     assert at_bound.sum() > 50  # the case the fast path handles is well represented
     np.testing.assert_array_equal(got[0], ref[0])

@@ -37,10 +37,17 @@ def correlated() -> pd.DataFrame:
 
 
 def test_effect_matrix_pivot_and_duplicates():
-    eff = pd.DataFrame({"comparison_id": ["c1", "c1", "c2", "c2", "c2"],
-                        "benchmark": ["gsm8k", "math", "gsm8k", "gsm8k", "mmlu"],
-                        "yi": [0.1, 0.2, 0.3, 0.5, -0.1], "source_row": [1, 2, 3, 4, 5]})
-    with pytest.raises(DataError, match=r"rows 3, 4, column 'yi': 1 cell\(s\) hold several effects.*aggfunc"):
+    eff = pd.DataFrame(
+        {
+            "comparison_id": ["c1", "c1", "c2", "c2", "c2"],
+            "benchmark": ["gsm8k", "math", "gsm8k", "gsm8k", "mmlu"],
+            "yi": [0.1, 0.2, 0.3, 0.5, -0.1],
+            "source_row": [1, 2, 3, 4, 5],
+        }
+    )
+    with pytest.raises(
+        DataError, match=r"rows 3, 4, column 'yi': 1 cell\(s\) hold several effects.*aggfunc"
+    ):
         effect_matrix(eff)
     m = effect_matrix(eff, aggfunc="mean")
     assert m.loc["c2", "gsm8k"] == pytest.approx(0.4) and np.isnan(m.loc["c1", "mmlu"])
@@ -66,10 +73,14 @@ def test_pca_matches_sklearn_and_eigendecomposition(correlated):
     assert isinstance(res, PCAResult)
     Z = StandardScaler().fit_transform(correlated)
     ref = PCA().fit(Z)
-    np.testing.assert_allclose(res.explained_variance_ratio, ref.explained_variance_ratio_, rtol=1e-10)
+    np.testing.assert_allclose(
+        res.explained_variance_ratio, ref.explained_variance_ratio_, rtol=1e-10
+    )
     np.testing.assert_allclose(res.explained_variance, ref.explained_variance_, rtol=1e-10)
     # same axes up to sign
-    np.testing.assert_allclose(np.abs(res.loadings.to_numpy()), np.abs(ref.components_.T), atol=1e-10)
+    np.testing.assert_allclose(
+        np.abs(res.loadings.to_numpy()), np.abs(ref.components_.T), atol=1e-10
+    )
     # independent: eigenvalues of the correlation matrix give the ratios
     ev = np.sort(np.linalg.eigvalsh(np.corrcoef(correlated.to_numpy().T)))[::-1]
     np.testing.assert_allclose(res.explained_variance_ratio, ev / ev.sum(), rtol=1e-10)
@@ -93,7 +104,11 @@ def test_pca_missing_policies(correlated):
     with pytest.warns(DataWarning, match="dropped 2 row"):
         r = pca(df, missing="drop", min_coverage=0.5)
     rep = r.missing_report
-    assert rep["dropped_rows"] == ["3", "7"] and rep["dropped_columns"] == ["sparse"] and r.data.shape == (38, 4)
+    assert (
+        rep["dropped_rows"] == ["3", "7"]
+        and rep["dropped_columns"] == ["sparse"]
+        and r.data.shape == (38, 4)
+    )
     with pytest.warns(DataWarning):
         r = pca(df, missing="drop_columns")
     assert r.missing_report["dropped_columns"] == ["a", "c", "sparse"] and r.data.shape == (40, 2)
@@ -149,7 +164,9 @@ def test_cluster_agrees_with_libraries(blobs):
     km = cluster(blobs, "kmeans", k=3, n_boot=0, seed=4)
     ref = KMeans(n_clusters=3, n_init=10, random_state=4).fit(Z)
     assert adjusted_rand_score(ref.labels_, km.labels) == 1.0
-    assert km.scores["silhouette"].iloc[0] == pytest.approx(silhouette_score(Z, ref.labels_), rel=1e-12)
+    assert km.scores["silhouette"].iloc[0] == pytest.approx(
+        silhouette_score(Z, ref.labels_), rel=1e-12
+    )
     wd = cluster(blobs, "ward", k=3, n_boot=0)
     np.testing.assert_allclose(wd.linkage, linkage(Z, method="ward"))
     sk = AgglomerativeClustering(n_clusters=3, linkage="ward").fit(Z)
@@ -191,7 +208,9 @@ def test_bootstrap_ari_reference_implementation(blobs):
         idx = rng.integers(0, len(Z), len(Z))
         uniq, first = np.unique(idx, return_index=True)
         lab = fcluster(linkage(Z[idx], "ward"), 3, "maxclust") - 1
-        assert aris[b] == pytest.approx(adjusted_rand_score(res.labels.to_numpy()[uniq], lab[first]))
+        assert aris[b] == pytest.approx(
+            adjusted_rand_score(res.labels.to_numpy()[uniq], lab[first])
+        )
 
 
 def test_unstructured_data_is_unstable():

@@ -56,7 +56,9 @@ def seeds() -> dict:
     evalgen.lighteval_results(d / "le.json", "org/m", {"lighteval|gsm8k|0": (0.5, 0.01)})
     evalgen.lighteval_details(d / "details_gsm8k_2025-01-01T00-00-00.parquet", [1, 0, 1])
     evalgen.lighteval_details(d / "flat.parquet", [1, 0, 1], schema="flat")
-    evalgen.eee_aggregate(d / "eee.json", "org/m", {"gsm": (0.5, 0.01, 100), "arc": (0.4, None, 50)})
+    evalgen.eee_aggregate(
+        d / "eee.json", "org/m", {"gsm": (0.5, 0.01, 100), "arc": (0.4, None, 50)}
+    )
     evalgen.eee_instances(d / "eee.jsonl", "org/m", "gsm", [1, 0, 1, 1])
     evalgen.simple_evals(d / "mmlu_gpt-x_20250101_000000.json", 0.7, 0.4, n=100)
     run = evalgen.helm_run(d / "helm", "org/m", [1, 0, 1], perturbed=[0.0])
@@ -69,18 +71,35 @@ def seeds() -> dict:
         "eee": json.loads((d / "eee.json").read_text()),
         "simple_evals": json.loads((d / "mmlu_gpt-x_20250101_000000.json").read_text()),
         "json_table": [
-            {"study_id": "s1", "benchmark": "gsm", "rl_score": 0.6, "baseline_score": 0.5, "n_items": 100},
-            {"study_id": "s2", "benchmark": "arc", "rl_score": 0.4, "baseline_score": 0.45, "n_items": 50},
+            {
+                "study_id": "s1",
+                "benchmark": "gsm",
+                "rl_score": 0.6,
+                "baseline_score": 0.5,
+                "n_items": 100,
+            },
+            {
+                "study_id": "s2",
+                "benchmark": "arc",
+                "rl_score": 0.4,
+                "baseline_score": 0.45,
+                "n_items": 50,
+            },
         ],
     }
     out["jsonl"] = {
         "lm_eval_samples": [json.loads(x) for x in samples.read_text().splitlines() if x.strip()],
-        "eee_instances": [json.loads(x) for x in (d / "eee.jsonl").read_text().splitlines() if x.strip()],
+        "eee_instances": [
+            json.loads(x) for x in (d / "eee.jsonl").read_text().splitlines() if x.strip()
+        ],
         "jsonl_table": out["json"]["json_table"],
     }
     out["samples_name"] = samples.name
     out["v042_array"] = json.loads(samples_v042.read_text())
-    out["helm"] = {name: json.loads((run / name).read_text()) for name in ("run_spec.json", "per_instance_stats.json", "stats.json")}
+    out["helm"] = {
+        name: json.loads((run / name).read_text())
+        for name in ("run_spec.json", "per_instance_stats.json", "stats.json")
+    }
     with zipfile.ZipFile(d / "log.eval") as zf:
         out["eval_members"] = {n: json.loads(zf.read(n)) for n in zf.namelist()}
     out["files"] = {
@@ -246,7 +265,12 @@ def test_helm_run_with_hostile_values(workdir, data):
         body = data.draw(mutated_json(doc)) if name == target else doc
         (run / name).write_bytes(raw_json(body))
     _all_readers(run, "helm")
-    outcome(rm.read_items, run, split=data.draw(st.sampled_from(["test", "valid"])), perturbation="typos")
+    outcome(
+        rm.read_items,
+        run,
+        split=data.draw(st.sampled_from(["test", "valid"])),
+        perturbation="typos",
+    )
 
 
 # --------------------------------------------------------------------------- Parquet
@@ -267,7 +291,15 @@ COLUMN = st.one_of(
     st.lists(st.one_of(st.none(), st.integers(-(2**62), 2**62)), min_size=1, max_size=4),
     st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=4),
     st.lists(st.one_of(st.none(), st.text(max_size=8)), min_size=1, max_size=4),
-    st.lists(st.dictionaries(st.sampled_from(["em", "id", "query", "task_name", "x"]), st.floats(allow_nan=True), max_size=3), min_size=1, max_size=4),
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["em", "id", "query", "task_name", "x"]),
+            st.floats(allow_nan=True),
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
     st.lists(st.lists(st.text(max_size=3), max_size=2), min_size=1, max_size=4),
 )
 
@@ -308,14 +340,59 @@ def test_parquet_bytes_mangled(workdir, name, data):
 
 # --------------------------------------------------------------------------- CSV / TSV / Excel
 HEADERS = [
-    "study_id", "comparison_id", "benchmark", "metric", "rl_score", "baseline_score", "n_items",
-    "rl_sd", "baseline_sd", "rl_n", "baseline_n", "score_scale", "higher_is_better", "arm", "score",
-    "model", "item_id", "sd", "se", "n", "r", "year", "", "Unnamed: 0",
+    "study_id",
+    "comparison_id",
+    "benchmark",
+    "metric",
+    "rl_score",
+    "baseline_score",
+    "n_items",
+    "rl_sd",
+    "baseline_sd",
+    "rl_n",
+    "baseline_n",
+    "score_scale",
+    "higher_is_better",
+    "arm",
+    "score",
+    "model",
+    "item_id",
+    "sd",
+    "se",
+    "n",
+    "r",
+    "year",
+    "",
+    "Unnamed: 0",
 ]
 TEXT_CELL = st.one_of(
-    st.sampled_from(["", "NaN", "nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "0", "1", "-1",
-                     "0.5", "abc", "TRUE", "=1+1", "@SUM(A1)", "\ufeff", "N/A", "proportion", "percent",
-                     "rl", "baseline", "99999999999999999999999"]),
+    st.sampled_from(
+        [
+            "",
+            "NaN",
+            "nan",
+            "inf",
+            "-inf",
+            "Infinity",
+            "1e400",
+            "-1e400",
+            "0",
+            "1",
+            "-1",
+            "0.5",
+            "abc",
+            "TRUE",
+            "=1+1",
+            "@SUM(A1)",
+            "\ufeff",
+            "N/A",
+            "proportion",
+            "percent",
+            "rl",
+            "baseline",
+            "99999999999999999999999",
+        ]
+    ),
     st.text(max_size=8),
 )
 
@@ -327,7 +404,9 @@ def csv_text(draw, sep: str = ",") -> str:
     lines = [sep.join(cols)]
     for _ in range(nrows):
         width = len(cols) + draw(st.sampled_from([0, 0, 0, -1, 1]))
-        cells = [draw(TEXT_CELL).replace("\n", " ").replace("\r", " ") for _ in range(max(width, 0))]
+        cells = [
+            draw(TEXT_CELL).replace("\n", " ").replace("\r", " ") for _ in range(max(width, 0))
+        ]
         if draw(st.booleans()) and cells:
             i = draw(st.integers(0, len(cells) - 1))
             cells[i] = '"' + cells[i]  # an unbalanced quote now and then
@@ -377,9 +456,25 @@ def test_excel_tables(workdir, data):
 
 # --------------------------------------------------------------------------- sweeps
 SWEEP_HEADERS = [
-    "run_id", "status", "start_time", "end_time", "params.lr", "params.optimizer", "metrics.acc",
-    "tags.mlflow.runName", "Name", "State", "Created", "Runtime", "Sweep", "config", "summary",
-    "learning_rate", "kl_coef", "acc", "",
+    "run_id",
+    "status",
+    "start_time",
+    "end_time",
+    "params.lr",
+    "params.optimizer",
+    "metrics.acc",
+    "tags.mlflow.runName",
+    "Name",
+    "State",
+    "Created",
+    "Runtime",
+    "Sweep",
+    "config",
+    "summary",
+    "learning_rate",
+    "kl_coef",
+    "acc",
+    "",
 ]
 
 
@@ -392,7 +487,9 @@ def test_sweep_exports(workdir, data):
         row = []
         for c in cols:
             if c in ("config", "summary"):
-                v = data.draw(st.one_of(HOSTILE.map(lambda x: raw_json(x).decode()), st.text(max_size=20)))
+                v = data.draw(
+                    st.one_of(HOSTILE.map(lambda x: raw_json(x).decode()), st.text(max_size=20))
+                )
             else:
                 v = data.draw(TEXT_CELL)
             row.append(v)
@@ -405,14 +502,27 @@ def test_sweep_exports(workdir, data):
     p.write_text(buf.getvalue(), encoding="utf-8")
     fmt = data.draw(st.sampled_from(["auto", "mlflow", "wandb", "wide"]))
     outcome(read_sweep, p, fmt, finished_only=data.draw(st.booleans()))
-    outcome(read_sweep, p, types={cols[0]: data.draw(st.sampled_from(["number", "integer", "boolean", "datetime", "text", "bogus"]))})
+    outcome(
+        read_sweep,
+        p,
+        types={
+            cols[0]: data.draw(
+                st.sampled_from(["number", "integer", "boolean", "datetime", "text", "bogus"])
+            )
+        },
+    )
     outcome(read_sweep, p, log_scale=[cols[-1]])
 
 
 @fuzz_settings(20)
 @given(data=st.data())
 def test_sweep_json_exports(workdir, data):
-    recs = data.draw(st.one_of(HOSTILE, st.lists(st.dictionaries(st.sampled_from(SWEEP_HEADERS), CELL, max_size=4), max_size=4)))
+    recs = data.draw(
+        st.one_of(
+            HOSTILE,
+            st.lists(st.dictionaries(st.sampled_from(SWEEP_HEADERS), CELL, max_size=4), max_size=4),
+        )
+    )
     suffix = data.draw(st.sampled_from([".json", ".jsonl"]))
     p = _fresh(workdir) / f"runs{suffix}"
     if suffix == ".jsonl" and isinstance(recs, list):
@@ -423,9 +533,23 @@ def test_sweep_json_exports(workdir, data):
 
 
 # --------------------------------------------------------------------------- whole folders
-JUNK_NAMES = ["a.json", "b.jsonl", "c.eval", "d.parquet", "e.csv", "f.txt", ".hidden.json", "results_x.json",
-              "samples_arc_2025-03-04T05-06-07.123456.jsonl", "run_spec.json", "per_instance_stats.json",
-              "stats.json", "details_x_2025-01-01T00-00-00.parquet", "g.xlsx", "noext"]
+JUNK_NAMES = [
+    "a.json",
+    "b.jsonl",
+    "c.eval",
+    "d.parquet",
+    "e.csv",
+    "f.txt",
+    ".hidden.json",
+    "results_x.json",
+    "samples_arc_2025-03-04T05-06-07.123456.jsonl",
+    "run_spec.json",
+    "per_instance_stats.json",
+    "stats.json",
+    "details_x_2025-01-01T00-00-00.parquet",
+    "g.xlsx",
+    "noext",
+]
 
 
 @fuzz_settings(25)
@@ -457,17 +581,79 @@ def test_folders_with_junk(workdir, data):
 # --------------------------------------------------------------------------- regressions
 # Inputs the fuzzers found; each used to escape as a foreign exception.
 REGRESSIONS = {
-    "lm_eval groups not an object": ("r.json", {"results": {"arc": {"acc": 0.5}}, "versions": {}, "groups": 5}),
-    "lm_eval group_subtasks a list": ("r.json", {"results": {"arc": {"acc": 0.5}}, "versions": [], "group_subtasks": [1]}),
-    "lm_eval config a string": ("r.json", {"results": {"arc": {"acc": 0.5}}, "n-shot": [], "configs": {"arc": 5}, "config": "x"}),
-    "lm_eval metric_list not a list": ("r.json", {"results": {"arc": {"acc,none": 0.5}}, "n-shot": {}, "configs": {"arc": {"metric_list": 5}}}),
-    "inspect score not an object": ("log.json", {"version": 2, "eval": {"model": "m", "task": "t"}, "results": {"scores": [5]}}),
-    "inspect generate config not an object": ("log.json", {"version": 2, "eval": {"model": "m", "task": "t", "model_generate_config": 5}, "results": {"scores": [{"metrics": {"accuracy": {"value": 0.5}}}]}}),
-    "inspect plan not an object": ("log.json", {"version": 2, "eval": {"model": "m", "task": "t", "config": 5}, "plan": 4, "results": {"scores": [{"metrics": {"accuracy": {"value": 0.5}}}]}}),
-    "inspect stderr not an object": ("log.json", {"version": 2, "eval": {"model": "m", "task": "t"}, "results": {"scores": [{"metrics": {"accuracy": {"value": 0.5}, "stderr": 5}}]}}),
-    "eee uncertainty not an object": ("eee.json", {"schema_version": 1, "evaluation_results": [{"score_details": {"score": 0.5, "uncertainty": 5}}]}),
-    "eee confidence interval not an object": ("eee.json", {"schema_version": 1, "evaluation_results": [{"score_details": {"score": 0.5, "uncertainty": {"confidence_interval": 4}}}]}),
-    "eee model_info a list": ("eee.json", {"schema_version": 1, "evaluation_results": [{"score_details": {"score": 0.5}, "metric_config": []}], "model_info": []}),
+    "lm_eval groups not an object": (
+        "r.json",
+        {"results": {"arc": {"acc": 0.5}}, "versions": {}, "groups": 5},
+    ),
+    "lm_eval group_subtasks a list": (
+        "r.json",
+        {"results": {"arc": {"acc": 0.5}}, "versions": [], "group_subtasks": [1]},
+    ),
+    "lm_eval config a string": (
+        "r.json",
+        {"results": {"arc": {"acc": 0.5}}, "n-shot": [], "configs": {"arc": 5}, "config": "x"},
+    ),
+    "lm_eval metric_list not a list": (
+        "r.json",
+        {
+            "results": {"arc": {"acc,none": 0.5}},
+            "n-shot": {},
+            "configs": {"arc": {"metric_list": 5}},
+        },
+    ),
+    "inspect score not an object": (
+        "log.json",
+        {"version": 2, "eval": {"model": "m", "task": "t"}, "results": {"scores": [5]}},
+    ),
+    "inspect generate config not an object": (
+        "log.json",
+        {
+            "version": 2,
+            "eval": {"model": "m", "task": "t", "model_generate_config": 5},
+            "results": {"scores": [{"metrics": {"accuracy": {"value": 0.5}}}]},
+        },
+    ),
+    "inspect plan not an object": (
+        "log.json",
+        {
+            "version": 2,
+            "eval": {"model": "m", "task": "t", "config": 5},
+            "plan": 4,
+            "results": {"scores": [{"metrics": {"accuracy": {"value": 0.5}}}]},
+        },
+    ),
+    "inspect stderr not an object": (
+        "log.json",
+        {
+            "version": 2,
+            "eval": {"model": "m", "task": "t"},
+            "results": {"scores": [{"metrics": {"accuracy": {"value": 0.5}, "stderr": 5}}]},
+        },
+    ),
+    "eee uncertainty not an object": (
+        "eee.json",
+        {
+            "schema_version": 1,
+            "evaluation_results": [{"score_details": {"score": 0.5, "uncertainty": 5}}],
+        },
+    ),
+    "eee confidence interval not an object": (
+        "eee.json",
+        {
+            "schema_version": 1,
+            "evaluation_results": [
+                {"score_details": {"score": 0.5, "uncertainty": {"confidence_interval": 4}}}
+            ],
+        },
+    ),
+    "eee model_info a list": (
+        "eee.json",
+        {
+            "schema_version": 1,
+            "evaluation_results": [{"score_details": {"score": 0.5}, "metric_config": []}],
+            "model_info": [],
+        },
+    ),
 }
 JSONL_REGRESSIONS = {
     "lm_eval sample metrics a string": b'{"doc_id": 1, "doc": {}, "acc": 1, "metrics": "acc"}\n',
@@ -502,9 +688,15 @@ def test_eval_summaries_and_reductions_of_the_wrong_shape(tmp_path):
     header = json.dumps({"version": 2, "eval": {"model": "m", "task": "t"}}).encode()
     for members in (
         {"header.json": header, "_journal/summaries/1.json": b"5"},
-        {"header.json": header, "summaries.json": b'[{"id": 1, "epoch": "x", "scores": {"s": {"value": "C"}}}]'},
+        {
+            "header.json": header,
+            "summaries.json": b'[{"id": 1, "epoch": "x", "scores": {"s": {"value": "C"}}}]',
+        },
         {"header.json": header, "summaries.json": b'[{"id": [1], "scores": 5}]'},
-        {"header.json": header, "reductions.json": b'[{"scorer": "s", "samples": [5, {"value": 1}]}]'},
+        {
+            "header.json": header,
+            "reductions.json": b'[{"scorer": "s", "samples": [5, {"value": 1}]}]',
+        },
         {"header.json": header, "reductions.json": b"5"},
     ):
         p = tmp_path / "log.eval"
@@ -537,8 +729,11 @@ def test_last_resort_wrapper_names_the_file_and_keeps_the_cause(tmp_path, monkey
         raise KeyError("score")
 
     monkeypatch.setattr(simple_evals, "read_metrics", broken)
-    with pytest.raises(RlmetaError, match=r"mmlu_gpt-x_20250101_000000\.json: cannot read this file as "
-                       r"simple_evals: unexpected content \(KeyError: 'score'\)") as info:
+    with pytest.raises(
+        RlmetaError,
+        match=r"mmlu_gpt-x_20250101_000000\.json: cannot read this file as "
+        r"simple_evals: unexpected content \(KeyError: 'score'\)",
+    ) as info:
         rm.read(p)
     assert info.value.unexpected is True
     assert isinstance(info.value.__cause__, KeyError)

@@ -23,7 +23,9 @@ CLOSE = dict(rtol=1e-8, atol=1e-10)
 def data() -> pd.DataFrame:
     rng = np.random.default_rng(11)
     n = 120
-    df = pd.DataFrame({"x": rng.normal(2, 1, size=n), "m": rng.uniform(-1, 3, size=n), "z": rng.normal(size=n)})
+    df = pd.DataFrame(
+        {"x": rng.normal(2, 1, size=n), "m": rng.uniform(-1, 3, size=n), "z": rng.normal(size=n)}
+    )
     df["y"] = 0.5 + 0.2 * df.x - 0.3 * df.m + 0.35 * df.x * df.m + 0.3 * df.z + rng.normal(size=n)
     return df
 
@@ -59,7 +61,9 @@ def test_centering_changes_no_reported_quantity(data):
     a = interaction(data, "x", "m", outcome="y", center=True)
     b = interaction(data, "x", "m", outcome="y", center=False)
     cols = ["m", "estimate", "se", "pval", "ci_low", "ci_high"]
-    np.testing.assert_allclose(a.slopes[cols].to_numpy(float), b.slopes[cols].to_numpy(float), **CLOSE)
+    np.testing.assert_allclose(
+        a.slopes[cols].to_numpy(float), b.slopes[cols].to_numpy(float), **CLOSE
+    )
     np.testing.assert_allclose(a.marginal.to_numpy(float), b.marginal.to_numpy(float), **CLOSE)
     np.testing.assert_allclose(a.jn.bounds, b.jn.bounds, rtol=1e-8)
     # centred fit: the main-effect coefficient of x is the slope at the mean of m
@@ -98,21 +102,36 @@ def test_johnson_neyman_against_brute_force_grid(data):
 
 def test_johnson_neyman_closed_form_cases():
     beta, cov = np.array([1.0, -1.0]), np.diag([0.01, 0.0])
-    jn = johnson_neyman(np.array([1.0, 0]), np.array([0.0, 1]), beta, cov, 1.96, moderator="m",
-                        observed_range=(0.0, 2.0))
+    jn = johnson_neyman(
+        np.array([1.0, 0]),
+        np.array([0.0, 1]),
+        beta,
+        cov,
+        1.96,
+        moderator="m",
+        observed_range=(0.0, 2.0),
+    )
     np.testing.assert_allclose(jn.bounds, [1 - 0.196, 1 + 0.196])
     assert jn.regions_observed == [(0.0, pytest.approx(0.804)), (pytest.approx(1.196), 2.0)]
     # slope constant 0.1 with se 0.1: never significant; slope 1, se 0.1: always
-    never = johnson_neyman(np.array([1.0, 0]), np.zeros(2), np.array([0.1, 0]), np.diag([0.01, 0]), 1.96)
-    always = johnson_neyman(np.array([1.0, 0]), np.zeros(2), np.array([1.0, 0]), np.diag([0.01, 0]), 1.96)
+    never = johnson_neyman(
+        np.array([1.0, 0]), np.zeros(2), np.array([0.1, 0]), np.diag([0.01, 0]), 1.96
+    )
+    always = johnson_neyman(
+        np.array([1.0, 0]), np.zeros(2), np.array([1.0, 0]), np.diag([0.01, 0]), 1.96
+    )
     assert never.regions == [] and always.regions == [(-np.inf, np.inf)]
     assert "not significant" in never.summary() and "every value" in always.summary()
     # slope = m known without error: significant everywhere except at m = 0 (a double root)
-    exact = johnson_neyman(np.array([0.0, 1]), np.array([1.0, 0]), np.array([1.0, 0.0]), np.zeros((2, 2)), 1.96)
+    exact = johnson_neyman(
+        np.array([0.0, 1]), np.array([1.0, 0]), np.array([1.0, 0.0]), np.zeros((2, 2)), 1.96
+    )
     assert exact.bounds == [0.0, 0.0] and exact.regions == [(-np.inf, 0.0), (0.0, np.inf)]
     # a negative quadratic coefficient: significant only between the roots
     # slope = 1 (se 0.1 at m = 0) with the SE growing linearly in m: |1| > 1.96 * 0.1 * |1 + m| between roots
-    grow = johnson_neyman(np.array([1.0, 0]), np.array([0.0, 1]), np.array([1.0, 0.0]), np.full((2, 2), 0.01), 1.96)
+    grow = johnson_neyman(
+        np.array([1.0, 0]), np.array([0.0, 1]), np.array([1.0, 0.0]), np.full((2, 2), 0.01), 1.96
+    )
     q = 1 / 0.196
     np.testing.assert_allclose(grow.bounds, [-1 - q, -1 + q])
     assert grow.regions == [(pytest.approx(-1 - q), pytest.approx(-1 + q))]
@@ -120,13 +139,25 @@ def test_johnson_neyman_closed_form_cases():
 
 def test_covariate_held_and_three_way(data):
     res = interaction(data, "x", "m", formula="y ~ x * m * z", covariates={"z": 1.0}, at=[0.5])
-    X = np.column_stack([np.ones(len(data)), data.x, data.m, data.x * data.m, data.z, data.x * data.z,
-                         data.m * data.z, data.x * data.m * data.z])
+    X = np.column_stack(
+        [
+            np.ones(len(data)),
+            data.x,
+            data.m,
+            data.x * data.m,
+            data.z,
+            data.x * data.z,
+            data.m * data.z,
+            data.x * data.m * data.z,
+        ]
+    )
     xc, mc = data.x.mean(), data.m.mean()
     # the fit used centred x and m; rebuild the same design by hand
     Xc = X.copy()
     xs, ms = data.x - xc, data.m - mc
-    Xc = np.column_stack([np.ones(len(data)), xs, ms, xs * ms, data.z, xs * data.z, ms * data.z, xs * ms * data.z])
+    Xc = np.column_stack(
+        [np.ones(len(data)), xs, ms, xs * ms, data.z, xs * data.z, ms * data.z, xs * ms * data.z]
+    )
     ref = sm.OLS(data.y.to_numpy(), Xc).fit()
     m0 = 0.5 - mc
     Lrow = np.array([[0, 1, 0, m0, 0, 1.0, 0, m0 * 1.0]])
@@ -143,22 +174,36 @@ def test_categorical_moderator(data):
     D = (df.grp == "lo").astype(float)
     xs = df.x - df.x.mean()
     ref = sm.OLS(df.y.to_numpy(), np.column_stack([np.ones(len(df)), xs, D, xs * D])).fit()
-    np.testing.assert_allclose(res.slopes["estimate"], [ref.params[1], ref.params[1] + ref.params[3]], rtol=1e-10)
+    np.testing.assert_allclose(
+        res.slopes["estimate"], [ref.params[1], ref.params[1] + ref.params[3]], rtol=1e-10
+    )
 
 
 def test_binomial_marginal_is_probability():
     sweep = rm.simulate_sweep(seed=5, seed_sd=0.0)
-    res = interaction(sweep, "log10_learning_rate", "reward_calibration",
-                      formula="score ~ log10_learning_rate * reward_calibration + C(benchmark)",
-                      family="binomial", n="n_items", n_grid=5)
+    res = interaction(
+        sweep,
+        "log10_learning_rate",
+        "reward_calibration",
+        formula="score ~ log10_learning_rate * reward_calibration + C(benchmark)",
+        family="binomial",
+        n="n_items",
+        n_grid=5,
+    )
     mg = res.marginal
     assert ((mg.pred > 0) & (mg.pred < 1) & (mg.ci_low < mg.pred) & (mg.pred < mg.ci_high)).all()
     # pred = expit(x'b) with the held benchmark level; check one row by hand
     fit = res.model
-    row = pd.DataFrame({"log10_learning_rate": [mg.iloc[0, 0] - res.centers["log10_learning_rate"]],
-                        "reward_calibration": [mg.iloc[0, 1] - res.centers["reward_calibration"]],
-                        "benchmark": [res.held_at["benchmark"]]})
-    assert mg.pred.iloc[0] == pytest.approx(float(expit(fit.design.new_rows(row) @ fit.params)[0]), rel=1e-10)
+    row = pd.DataFrame(
+        {
+            "log10_learning_rate": [mg.iloc[0, 0] - res.centers["log10_learning_rate"]],
+            "reward_calibration": [mg.iloc[0, 1] - res.centers["reward_calibration"]],
+            "benchmark": [res.held_at["benchmark"]],
+        }
+    )
+    assert mg.pred.iloc[0] == pytest.approx(
+        float(expit(fit.design.new_rows(row) @ fit.params)[0]), rel=1e-10
+    )
     assert "log-odds" in res.scale
     assert res.slopes["df"].isna().all()  # z inference
 
@@ -180,8 +225,9 @@ def test_meta_regression_interaction_uses_meta_inference():
     # marginal predictions equal MetaResult.predict at the same moderator values
     nd = res.marginal[["log10_params_B", "y2024"]]
     pr = meta.predict(nd)
-    np.testing.assert_allclose(res.marginal[["pred", "ci_low", "ci_high"]], pr[["pred", "ci_low", "ci_high"]],
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        res.marginal[["pred", "ci_low", "ci_high"]], pr[["pred", "ci_low", "ci_high"]], rtol=1e-10
+    )
     assert res.jn is not None  # numeric moderator
 
 
@@ -232,7 +278,9 @@ def test_simple_slope_coverage():
         n = 50
         x, m = rng.normal(size=n), rng.uniform(0, 1, size=n)
         y = 0.2 + 0.5 * x + 0.1 * m - 0.8 * x * m + rng.normal(size=n)
-        res = interaction(pd.DataFrame({"x": x, "m": m, "y": y}), "x", "m", outcome="y", at=[0.9], n_grid=2)
+        res = interaction(
+            pd.DataFrame({"x": x, "m": m, "y": y}), "x", "m", outcome="y", at=[0.9], n_grid=2
+        )
         row = res.slopes.iloc[0]
         hits += row.ci_low < 0.5 - 0.8 * 0.9 < row.ci_high
     # binomial(120, 0.95): mean 114, sd 2.4

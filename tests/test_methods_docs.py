@@ -15,7 +15,15 @@ from rlmeta import evalstats
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: Public functions that are plumbing rather than statistics (described in the README and docstrings).
-NOT_STATISTICS = {"write", "detect_format", "read", "read_items", "read_sweep", "to_contrasts", "drop_log"}
+NOT_STATISTICS = {
+    "write",
+    "detect_format",
+    "read",
+    "read_items",
+    "read_sweep",
+    "to_contrasts",
+    "drop_log",
+}
 
 
 def _docs_text() -> str:
@@ -40,7 +48,13 @@ def test_methods_notes_link_to_existing_files():
         for target in re.findall(r"\]\(([^)#]+\.md)\)", md.read_text(encoding="utf-8")):
             assert (md.parent / target).is_file(), f"{md.name} links to missing {target}"
     index = (DOCS / "methods.md").read_text(encoding="utf-8")
-    for name in ("multilevel.md", "sensitivity.md", "eval_statistics.md", "run_level.md", "dataset.md"):
+    for name in (
+        "multilevel.md",
+        "sensitivity.md",
+        "eval_statistics.md",
+        "run_level.md",
+        "dataset.md",
+    ):
         assert f"]({name})" in index, f"docs/methods.md does not link {name}"
 
 
@@ -51,6 +65,8 @@ def test_every_notebook_is_listed():
 
 
 def test_changelog_has_the_current_version():
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "version"
+    ]
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert re.search(rf"^## \[{re.escape(version)}\]", changelog, flags=re.M), version

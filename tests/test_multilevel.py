@@ -37,8 +37,16 @@ def _fit(case, **kw):
         V = vcalc(d, cluster=spec["cluster"], obs=spec.get("obs"), rho=spec["rho"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_multilevel(d, random=case["random"], mods=case.get("mods"), method=case["method"],
-                              test=case["test"], dfs=case["dfs"], V=V, **kw)
+        return fit_multilevel(
+            d,
+            random=case["random"],
+            mods=case.get("mods"),
+            method=case["method"],
+            test=case["test"],
+            dfs=case["dfs"],
+            V=V,
+            **kw,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +86,13 @@ def test_rma_mv_case(key, fits):
     for kind in ("sampling", "marginal"):
         t = res.i2_table(kind)
         close(t.loc["total", "i2"], case[f"i2_{kind}"]["total"], tol, what=f"I2 {kind}")
-        close(t["i2"].iloc[1:], np.atleast_1d(case[f"i2_{kind}"]["levels"]), tol, atol=1e-7, what=f"I2 levels {kind}")
+        close(
+            t["i2"].iloc[1:],
+            np.atleast_1d(case[f"i2_{kind}"]["levels"]),
+            tol,
+            atol=1e-7,
+            what=f"I2 levels {kind}",
+        )
     # predictions
     Xn = np.array(case["newmods"], float) if case.get("newmods") else None
     if Xn is not None and Xn.ndim == 1:
@@ -118,11 +132,23 @@ def test_profile_ci(key, fits):
     free = ci[~res.sigma2_fixed]
     for j, gold in enumerate(_ci_list(case["ci_default"])):
         # metafor stops uniroot at eps^0.25; rlmeta takes the same Brent steps
-        close(free.iloc[j][["ci_low", "ci_high"]].astype(float), gold[1:], ITERATIVE, atol=1e-9, what=f"CI {j}")
+        close(
+            free.iloc[j][["ci_low", "ci_high"]].astype(float),
+            gold[1:],
+            ITERATIVE,
+            atol=1e-9,
+            what=f"CI {j}",
+        )
     if "ci_tight" in case:
         ci = res.confint(tol=1e-10)[~res.sigma2_fixed]
         for j, gold in enumerate(_ci_list(case["ci_tight"])):
-            close(ci.iloc[j][["ci_low", "ci_high"]].astype(float), gold[1:], ITERATIVE, atol=1e-9, what=f"tight CI {j}")
+            close(
+                ci.iloc[j][["ci_low", "ci_high"]].astype(float),
+                gold[1:],
+                ITERATIVE,
+                atol=1e-9,
+                what=f"tight CI {j}",
+            )
 
 
 def _ci_list(gold):
@@ -148,8 +174,27 @@ def test_konstantopoulos_published(fits):
     t = res.i2_table("marginal")
     assert np.round(t["i2"].to_numpy(), 2).tolist() == [63.19, 42.04, 21.15]
     d = res.to_dict()
-    for key in ("k", "method", "test", "level", "coefficients", "sigma2", "i2", "q", "q_df", "q_pval", "qm",
-                "qm_df", "qm_pval", "pi", "loglik", "aic", "bic", "converged", "warnings"):
+    for key in (
+        "k",
+        "method",
+        "test",
+        "level",
+        "coefficients",
+        "sigma2",
+        "i2",
+        "q",
+        "q_df",
+        "q_pval",
+        "qm",
+        "qm_df",
+        "qm_pval",
+        "pi",
+        "loglik",
+        "aic",
+        "bic",
+        "converged",
+        "warnings",
+    ):
         assert key in d
     assert "tau2" not in d and len(d["sigma2_ci"]) == 2
 
@@ -183,7 +228,9 @@ def test_missing_values_logged_and_v_subset():
     with pytest.warns(rm.DataWarning):
         res = fit_multilevel(d2, random="study/comp", V=Vb)
     keep = d2["yi"].notna().to_numpy()
-    ref = fit_multilevel(d[keep].reset_index(drop=True), random="study/comp", V=Vb.subset(np.flatnonzero(keep)))
+    ref = fit_multilevel(
+        d[keep].reset_index(drop=True), random="study/comp", V=Vb.subset(np.flatnonzero(keep))
+    )
     assert res.k == len(d) - 2 and len(res.drop_log) == 2
     close(res.sigma2, ref.sigma2, 1e-10)
 
@@ -219,7 +266,9 @@ def test_errors():
         fit_multilevel(d, random="study", method="DL")
     with pytest.raises(ModelError, match="test"):
         fit_multilevel(d, random="study", test="knha")
-    tiny = pd.DataFrame({"yi": [0.1, 0.3, 0.2], "vi": [0.01] * 3, "s": ["a", "b", "c"], "x": [1.0, 2, 4]})
+    tiny = pd.DataFrame(
+        {"yi": [0.1, 0.3, 0.2], "vi": [0.01] * 3, "s": ["a", "b", "c"], "x": [1.0, 2, 4]}
+    )
     with pytest.raises(ModelError, match="larger than the number"):
         fit_multilevel(tiny, random="s", mods="~ x + I(x**2)")
     with pytest.raises(ModelError, match="not positive definite"):
@@ -298,7 +347,9 @@ def test_anova_lrt_against_metafor_loglik(fits):
     a = full.anova(red)
     assert a.df == 1 and a.lrt > 0
     close(a.table.loc["full", "loglik"], CASES["konst_reml_z"]["fit_REML"][0], ITERATIVE)
-    two = fits["konst_2level"]  # rma.mv with ~ 1 | district only: the same likelihood as sigma2_school = 0
+    two = fits[
+        "konst_2level"
+    ]  # rma.mv with ~ 1 | district only: the same likelihood as sigma2_school = 0
     close(red.sigma2[0], two.sigma2[0], 1e-7)
     with pytest.raises(ModelError, match="same method"):
         full.anova(fits["konst_ml_z"])
@@ -307,11 +358,17 @@ def test_anova_lrt_against_metafor_loglik(fits):
 def test_optimizer_fallback_and_starting_values():
     d = _data("g4")
     ref = fit_multilevel(d, random="study/comp/es")
-    slow = fit_multilevel(d, random="study/comp/es", control={"maxiter": 1})  # forces the L-BFGS-B fallback
+    slow = fit_multilevel(
+        d, random="study/comp/es", control={"maxiter": 1}
+    )  # forces the L-BFGS-B fallback
     assert slow.converged and slow.fitinfo.optimizer == "l-bfgs-b"
     close(slow.sigma2, ref.sigma2, 1e-7)
     for init in ([1.0, 1.0, 1.0], [1e-6, 1e-6, 1e-6]):
-        close(fit_multilevel(d, random="study/comp/es", control={"sigma2_init": init}).sigma2, ref.sigma2, 1e-7)
+        close(
+            fit_multilevel(d, random="study/comp/es", control={"sigma2_init": init}).sigma2,
+            ref.sigma2,
+            1e-7,
+        )
     with pytest.raises(ModelError, match="control"):
         fit_multilevel(d, random="study", control={"bogus": 1})
 

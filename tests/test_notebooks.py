@@ -41,15 +41,16 @@ def test_committed_without_outputs(path):
     dirty = [
         i
         for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        if cell.cell_type == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert not dirty, (
         f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing "
         f"(python scripts/clear_notebooks.py {path.relative_to(ROOT)})"
     )
-    assert nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), (
-        f"{path.name} must open with a markdown title"
-    )
+    assert (
+        nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    ), f"{path.name} must open with a markdown title"
 
 
 @pytest.mark.slow
@@ -58,7 +59,9 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     # the kernel inherits this environment: the source tree importable, no GUI backend
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = _read(path)
     client = nbclient.NotebookClient(

@@ -245,6 +245,12 @@ def test_pair_by_source_path():
         items, rl=DATA / "lm_eval" / "rl", baseline=str(DATA / "lm_eval" / "base"), cluster=None
     )
     assert len(eff) == 2
+    # a path names where the files are; the label is the model each arm holds
+    models = items.groupby("source")["model"].first()
+    rl_model = models[models.index.str.contains("/rl/")].iloc[0]
+    base_model = models[models.index.str.contains("/base/")].iloc[0]
+    assert set(eff["study_id"]) == {f"{rl_model} vs {base_model}"}
+    assert str(DATA) not in eff["comparison_id"].iloc[0]
 
 
 def test_real_samples_paired_against_a_perturbed_copy(shared_evals):

@@ -37,24 +37,35 @@ MREG = rm.meta_analysis(EFF, mods="~ log10_params_B + C(rl_family)")
 MINT = rm.meta_analysis(EFF, mods="~ log10_params_B * C(judge_based)")
 PCA = pca_result()
 Z = linkage(PCA["scores"].to_numpy(), "ward")
-RUNS = pd.DataFrame({"learning_rate": np.repeat(10.0 ** np.arange(-7, -3), 3), "acc": np.arange(12.0) % 5,
-                     "method": "DPO"})
+RUNS = pd.DataFrame(
+    {
+        "learning_rate": np.repeat(10.0 ** np.arange(-7, -3), 3),
+        "acc": np.arange(12.0) % 5,
+        "method": "DPO",
+    }
+)
 TF = pd.DataFrame({"yi": [-0.1, -0.05], "vi": [0.001, 0.002], "filled": [True, True]})
 
 #: name -> callable(ax) drawing one figure
 CASES = {
     "forest": lambda ax: rp.forest(SMALL, ax=ax),
     "forest_subgroups": lambda ax: rp.forest(SMALL, subgroup="benchmark", ax=ax),
-    "funnel": lambda ax: rp.funnel(RES, egger=(0.05, 1.0), trimfill=TF, trimfill_estimate=0.07, ax=ax),
+    "funnel": lambda ax: rp.funnel(
+        RES, egger=(0.05, 1.0), trimfill=TF, trimfill_estimate=0.07, ax=ax
+    ),
     "radial": lambda ax: rp.radial(RES, labels=3, ax=ax),
     "labbe": lambda ax: rp.labbe(RES, hue="rl_family", ax=ax),
     "boxplot": lambda ax: rp.boxplot(EFF, by="rl_family", ax=ax),
     "heatmap": lambda ax: rp.heatmap(EFF, rows="benchmark_family", cols="rl_family", ax=ax),
-    "corr_heatmap": lambda ax: rp.corr_heatmap(EFF, columns=["yi", "vi", "year", "log10_params_B"], ax=ax),
+    "corr_heatmap": lambda ax: rp.corr_heatmap(
+        EFF, columns=["yi", "vi", "year", "log10_params_B"], ax=ax
+    ),
     "errorbars": lambda ax: rp.errorbars(RAW[RAW.comparison_id == "dsm_rl_vs_instruct_cot"], ax=ax),
     "sweep_lines": lambda ax: rp.sweep_lines(RUNS, y="acc", hue="method", ax=ax),
     "bubble": lambda ax: rp.bubble(MREG, moderator="log10_params_B", ax=ax),
-    "interaction_plot": lambda ax: rp.interaction_plot(MINT, x="log10_params_B", moderator="judge_based", ax=ax),
+    "interaction_plot": lambda ax: rp.interaction_plot(
+        MINT, x="log10_params_B", moderator="judge_based", ax=ax
+    ),
     "leave_one_out": lambda ax: rp.leave_one_out(loo_frame(), full=(0.08, 0.06, 0.1), ax=ax),
     "cumulative": lambda ax: rp.cumulative(cumulative_frame(), ax=ax),
     "influence_panel": lambda ax: rp.influence_panel(influence_frame(), ax=ax),
@@ -70,7 +81,16 @@ CASES = {
 
 
 def test_every_public_figure_function_is_covered():
-    helpers = {"theme", "palette", "PALETTE", "diverging_cmap", "save", "to_svg", "prediction_grid", "arms_long"}
+    helpers = {
+        "theme",
+        "palette",
+        "PALETTE",
+        "diverging_cmap",
+        "save",
+        "to_svg",
+        "prediction_grid",
+        "arms_long",
+    }
     figures = set(rp.__all__) - helpers
     covered = {name.split("_subgroups")[0] for name in CASES}
     assert figures <= covered, figures - covered

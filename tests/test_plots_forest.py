@@ -36,8 +36,15 @@ def synthetic(k: int, seed: int = 0, long_labels: bool = True) -> pd.DataFrame:
     vi = rng.uniform(0.0004, 0.004, k)
     yi = rng.normal(0.08, 0.06, k) + rng.normal(0, np.sqrt(vi))
     stem = "a rather long comparison identifier for an RL run" if long_labels else "e"
-    return pd.DataFrame({"yi": yi, "vi": vi, "label": [f"{stem} #{i} · benchmark-{i % 7}" for i in range(k)],
-                         "group": np.array(["DPO", "GRPO", "PPO"])[np.arange(k) % 3], "n": rng.integers(50, 5000, k)})
+    return pd.DataFrame(
+        {
+            "yi": yi,
+            "vi": vi,
+            "label": [f"{stem} #{i} · benchmark-{i % 7}" for i in range(k)],
+            "group": np.array(["DPO", "GRPO", "PPO"])[np.arange(k) % 3],
+            "n": rng.integers(50, 5000, k),
+        }
+    )
 
 
 def fit(frame, **kw):
@@ -129,7 +136,10 @@ def test_subgroup_column_gives_one_diamond_per_subgroup(eff):
     assert len(by_gid(ax, "forest-diamond-subgroup")) == n_groups
     assert len(by_gid(ax, "forest-diamond")) == 1  # the overall model
     assert len(by_gid(ax, "forest-pi")) == 1  # pi=True: overall only
-    assert len(by_gid(main_ax(rp.forest(res, subgroup="benchmark_family", pi="all")), "forest-pi")) == n_groups + 1
+    assert (
+        len(by_gid(main_ax(rp.forest(res, subgroup="benchmark_family", pi="all")), "forest-pi"))
+        == n_groups + 1
+    )
     headers = {t.get_text() for t in ax.texts if t.get_fontweight() == "bold"}
     assert set(eff["benchmark_family"].unique()) <= headers
 
@@ -137,7 +147,9 @@ def test_subgroup_column_gives_one_diamond_per_subgroup(eff):
 def test_subgroup_diamond_matches_separate_fit(eff):
     res = rm.meta_analysis(eff)
     fig = rp.forest(res, subgroup="rl_family")
-    d = {round(p.get_xy()[:4, 0].mean(), 6) for p in by_gid(main_ax(fig), "forest-diamond-subgroup")}
+    d = {
+        round(p.get_xy()[:4, 0].mean(), 6) for p in by_gid(main_ax(fig), "forest-diamond-subgroup")
+    }
     sg = rm.meta_analysis(eff, subgroup="rl_family").to_frame()
     # diamond vertices: lo, est, hi, est -> mean = (lo + hi + 2 est) / 4
     expect = {round((r.ci_low + r.ci_high + 2 * r.estimate) / 4, 6) for r in sg.itertuples()}
@@ -202,7 +214,9 @@ def test_long_labels_are_clipped_with_ellipsis():
     ax = main_ax(rp.forest(res, max_label_chars=20))
     labels = [t.get_text() for t in ax.texts if t.get_gid() == "table-cell-__label__"]
     assert any(s.endswith("…") for s in labels)
-    assert all(len(s) <= 20 for s in labels if not s.startswith(("Random", "Heterogeneity", "Prediction")))
+    assert all(
+        len(s) <= 20 for s in labels if not s.startswith(("Random", "Heterogeneity", "Prediction"))
+    )
 
 
 def test_annotation_columns_and_headers(eff):
@@ -210,7 +224,9 @@ def test_annotation_columns_and_headers(eff):
     ax = main_ax(rp.forest(res, annotate=["benchmark", "n", ("weight", "W"), "estimate [CI]"]))
     headers = [t.get_text() for t in ax.texts if t.get_gid() == "table-header"]
     assert headers == ["Study", "benchmark", "n", "W", "RD [95% CI]"]
-    assert {t.get_text() for t in ax.texts if t.get_gid() == "table-cell-benchmark"} <= set(eff["benchmark"])
+    assert {t.get_text() for t in ax.texts if t.get_gid() == "table-cell-benchmark"} <= set(
+        eff["benchmark"]
+    )
     with pytest.raises(DataError, match="not_a_column"):
         rp.forest(res, annotate=["not_a_column"])
 
@@ -242,8 +258,15 @@ def test_effects_frame_is_pooled(eff):
 
 
 def test_plain_estimate_frame():
-    f = pd.DataFrame({"label": list("abc"), "estimate": [0.1, 0.2, 0.3], "ci_low": [0, 0.1, 0.2],
-                      "ci_high": [0.2, 0.3, 0.4], "weight": [20, 30, 50]})
+    f = pd.DataFrame(
+        {
+            "label": list("abc"),
+            "estimate": [0.1, 0.2, 0.3],
+            "ci_low": [0, 0.1, 0.2],
+            "ci_high": [0.2, 0.3, 0.4],
+            "weight": [20, 30, 50],
+        }
+    )
     ax = main_ax(rp.forest(f, refline=None))
     assert n_points(ax, "forest-points") == 3 and by_gid(ax, "forest-refline") == []
 

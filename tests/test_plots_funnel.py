@@ -41,8 +41,13 @@ def test_funnel_without_contours():
 
 
 def test_funnel_trimfill_and_egger():
-    tf = pd.DataFrame({"yi": np.r_[RES.yi, [-0.1, -0.2]], "vi": np.r_[RES.vi, [0.001, 0.003]],
-                       "filled": np.r_[np.zeros(RES.k, bool), [True, True]]})
+    tf = pd.DataFrame(
+        {
+            "yi": np.r_[RES.yi, [-0.1, -0.2]],
+            "vi": np.r_[RES.vi, [0.001, 0.003]],
+            "filled": np.r_[np.zeros(RES.k, bool), [True, True]],
+        }
+    )
     ax = rp.funnel(RES, trimfill=tf, trimfill_estimate=0.06, egger=(0.05, 1.5)).axes[0]
     assert n_points(ax, "funnel-filled") == 2
     assert by_gid(ax, "funnel-trimfill-estimate")[0].get_xdata()[0] == pytest.approx(0.06)

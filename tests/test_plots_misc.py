@@ -27,8 +27,13 @@ def test_boxplot_shows_every_point():
     assert n_points(ax, "boxplot-points") == len(EFF)
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     assert len(ticks) == 4 and all("(n = " in t for t in ticks)
-    fig = rp.boxplot(EFF, by="benchmark_family", hue="rl_family", points="strip", order=["math", "code"])
-    assert n_points(fig.axes[0], "boxplot-points") == EFF["benchmark_family"].isin(["math", "code"]).sum()
+    fig = rp.boxplot(
+        EFF, by="benchmark_family", hue="rl_family", points="strip", order=["math", "code"]
+    )
+    assert (
+        n_points(fig.axes[0], "boxplot-points")
+        == EFF["benchmark_family"].isin(["math", "code"]).sum()
+    )
     with pytest.raises(ValueError, match="`points`"):
         rp.boxplot(EFF, points="violin")
 
@@ -57,6 +62,22 @@ def test_heatmap_from_matrix_and_no_missing_legend():
         rp.heatmap(EFF, rows="benchmark")
 
 
+def test_heatmap_long_labels_keep_constrained_layout():
+    # seaborn draws once with its own tick labels: unclipped 80-character labels used to
+    # collapse the layout (a warning and an unlaid-out figure)
+    long = "/tmp/pytest-of-root/pytest-143/test_report_from_two_harness_r0/rl vs base"
+    m = pd.DataFrame([[0.03, 0.06, 0.01]], index=[long], columns=["arc", "gsm8k", "mmlu"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fig = rp.heatmap(m)
+        fig.canvas.draw()
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [long[:27] + "…"]
+    # the tick labels stay inside the figure
+    renderer = fig.canvas.get_renderer()
+    assert ax.get_tightbbox(renderer).x0 >= 0
+
+
 def test_corr_heatmap_lower_triangle():
     cols = ["yi", "vi", "year", "log10_params_B"]
     ax = rp.corr_heatmap(EFF, columns=cols).axes[0]
@@ -82,15 +103,26 @@ def test_errorbars_two_dodged_markers_per_benchmark():
 
 
 def test_sweep_lines_aggregates_seeds():
-    runs = pd.DataFrame({"lr": np.repeat([1e-6, 1e-5, 1e-4], 4), "acc": [1, 2, 3, 4.0] * 3,
-                         "method": np.tile(["a", "a", "b", "b"], 3)})
+    runs = pd.DataFrame(
+        {
+            "lr": np.repeat([1e-6, 1e-5, 1e-4], 4),
+            "acc": [1, 2, 3, 4.0] * 3,
+            "method": np.tile(["a", "a", "b", "b"], 3),
+        }
+    )
     ax = rp.sweep_lines(runs, x="lr", y="acc", hue="method").axes[0]
     lines = by_gid(ax, "sweep-line")
     assert len(lines) == 2 and len(by_gid(ax, "sweep-band")) == 2
     np.testing.assert_allclose(lines[0].get_ydata(), 1.5)
     assert ax.get_xscale() == "log"
-    tidy = pd.DataFrame({"learning_rate": [1, 2, 3], "mean": [0.1, 0.2, 0.15], "ci_low": [0, 0.1, 0.1],
-                         "ci_high": [0.2, 0.3, 0.2]})
+    tidy = pd.DataFrame(
+        {
+            "learning_rate": [1, 2, 3],
+            "mean": [0.1, 0.2, 0.15],
+            "ci_low": [0, 0.1, 0.1],
+            "ci_high": [0.2, 0.3, 0.2],
+        }
+    )
     ax = rp.sweep_lines(tidy).axes[0]
     assert ax.get_xscale() == "linear" and len(by_gid(ax, "sweep-band")) == 1
 
@@ -130,13 +162,17 @@ def test_pca_and_clusters():
     pca = pca_result(30, 6)
     ax = rp.pca_scree(pca, max_components=4).axes[0]
     assert len(by_gid(ax, "scree-bar")) == 4
-    np.testing.assert_allclose(by_gid(ax, "scree-cumulative")[0].get_ydata()[-1],
-                               100 * pca["explained_variance_ratio"][:4].sum())
+    np.testing.assert_allclose(
+        by_gid(ax, "scree-cumulative")[0].get_ydata()[-1],
+        100 * pca["explained_variance_ratio"][:4].sum(),
+    )
     ax = rp.pca_biplot(pca, pcs=("PC1", "PC3"), n_loadings=3, hue=np.arange(30) % 2).axes[0]
     assert len(by_gid(ax, "biplot-arrow")) == 3
     assert ax.get_xlabel().startswith("PC1") and ax.get_ylabel().startswith("PC3")
     Z = linkage(pca["scores"].to_numpy(), "average")
-    ax = rp.dendrogram(Z, [f"a very long leaf label number {i}" for i in range(30)], max_label_chars=12).axes[0]
+    ax = rp.dendrogram(
+        Z, [f"a very long leaf label number {i}" for i in range(30)], max_label_chars=12
+    ).axes[0]
     assert all(len(t.get_text()) <= 12 for t in ax.get_yticklabels())
     ax = rp.dendrogram(Z, max_leaves=10).axes[0]
     assert len(ax.get_yticklabels()) == 10

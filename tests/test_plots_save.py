@@ -83,7 +83,7 @@ def test_to_svg_inline(fig):
     # ids are prefixed, and references follow
     ids = re.findall(r'\bid="([^"]+)"', svg)
     assert ids and len({i.split("-")[0] for i in ids}) == 1
-    for ref in re.findall(r'url\(#([^)]+)\)', svg):
+    for ref in re.findall(r"url\(#([^)]+)\)", svg):
         assert ref in ids
     other = rp.to_svg(rp.pca_scree({"explained_variance_ratio": [0.9, 0.1]}))
     assert set(re.findall(r'\bid="([^"]+)"', other)).isdisjoint(ids)
@@ -95,8 +95,21 @@ def test_to_svg_of_axes_and_sized(fig):
     assert 'width="216pt"' in svg and 'height="144pt"' in svg
 
 
-MODULES = ["_theme", "_base", "_forestdraw", "_save", "forest", "funnel", "distributions", "heatmap", "sweeps",
-           "regression", "sensitivity", "multiverse", "explore"]
+MODULES = [
+    "_theme",
+    "_base",
+    "_forestdraw",
+    "_save",
+    "forest",
+    "funnel",
+    "distributions",
+    "heatmap",
+    "sweeps",
+    "regression",
+    "sensitivity",
+    "multiverse",
+    "explore",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -118,6 +131,14 @@ def test_every_public_function_has_an_example():
         obj = getattr(rp, name)
         if inspect.isfunction(obj):
             assert ">>>" in (obj.__doc__ or ""), name
-            if name not in ("theme", "palette", "diverging_cmap", "prediction_grid", "arms_long", "save", "to_svg"):
+            if name not in (
+                "theme",
+                "palette",
+                "diverging_cmap",
+                "prediction_grid",
+                "arms_long",
+                "save",
+                "to_svg",
+            ):
                 assert "ax" in inspect.signature(obj).parameters, name
                 assert "Returns" in obj.__doc__ and "otherwise ``ax``" in obj.__doc__, name

@@ -57,7 +57,9 @@ def test_influence_panel():
     assert len(panels) == 8
     flagged = sum(n_points(a, "influence-flagged") for a in panels)
     assert flagged == 8 * infl["influential"].sum()
-    assert all(n_points(a, "influence-points") + n_points(a, "influence-flagged") == 15 for a in panels)
+    assert all(
+        n_points(a, "influence-points") + n_points(a, "influence-flagged") == 15 for a in panels
+    )
     fig = rp.influence_panel(infl, dfbetas=True, ncols=3)
     assert len([a for a in fig.axes if a.get_visible()]) == 9
     with pytest.raises(DataError):

@@ -24,23 +24,35 @@ ITER = dict(rtol=1e-5, atol=1e-8)
 def runs() -> pd.DataFrame:
     rng = np.random.default_rng(42)
     n = 60
-    df = pd.DataFrame({
-        "x1": rng.normal(size=n),
-        "x2": rng.uniform(0, 2, size=n),
-        "g": rng.choice(["a", "b", "c"], size=n),
-        "cl": np.repeat(np.arange(15), 4),
-        "w": rng.uniform(0.5, 2.0, size=n),
-    })
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.uniform(0, 2, size=n),
+            "g": rng.choice(["a", "b", "c"], size=n),
+            "cl": np.repeat(np.arange(15), 4),
+            "w": rng.uniform(0.5, 2.0, size=n),
+        }
+    )
     eff = {"a": 0.0, "b": 0.5, "c": -0.3}
-    df["y"] = 1 + 0.8 * df.x1 - 0.4 * df.x2 + 0.6 * df.x1 * df.x2 + df.g.map(eff) + rng.normal(size=n)
+    df["y"] = (
+        1 + 0.8 * df.x1 - 0.4 * df.x2 + 0.6 * df.x1 * df.x2 + df.g.map(eff) + rng.normal(size=n)
+    )
     df["y2"] = 2 - 0.3 * df.x1 + rng.normal(size=n)
     return df
 
 
 def _dummy_design(df: pd.DataFrame) -> np.ndarray:
     """x1 * x2 + C(g) coded by hand (independent of formulaic)."""
-    return np.column_stack([np.ones(len(df)), df.x1, df.x2, (df.g == "b").astype(float), (df.g == "c").astype(float),
-                            df.x1 * df.x2])
+    return np.column_stack(
+        [
+            np.ones(len(df)),
+            df.x1,
+            df.x2,
+            (df.g == "b").astype(float),
+            (df.g == "c").astype(float),
+            df.x1 * df.x2,
+        ]
+    )
 
 
 def test_ols_matches_statsmodels(runs):
@@ -59,8 +71,11 @@ def test_ols_matches_statsmodels(runs):
     assert fit.nobs == 60
     pr = fit.predict(runs.head(4))
     sf = ref.get_prediction(_dummy_design(runs.head(4))).summary_frame(alpha=0.05)
-    np.testing.assert_allclose(pr[["pred", "se", "ci_low", "ci_high"]],
-                               sf[["mean", "mean_se", "mean_ci_lower", "mean_ci_upper"]], **CLOSE)
+    np.testing.assert_allclose(
+        pr[["pred", "se", "ci_low", "ci_high"]],
+        sf[["mean", "mean_se", "mean_ci_lower", "mean_ci_upper"]],
+        **CLOSE,
+    )
 
 
 def test_wls_and_level(runs):
@@ -76,7 +91,9 @@ def test_wls_and_level(runs):
 def test_cluster_robust_matches_statsmodels(runs):
     fit = regress(runs, "y ~ x1 * x2", cluster="cl")
     X = np.column_stack([np.ones(60), runs.x1, runs.x2, runs.x1 * runs.x2])
-    ref = sm.OLS(runs.y.to_numpy(), X).fit(cov_type="cluster", cov_kwds={"groups": runs.cl.to_numpy()}, use_t=True)
+    ref = sm.OLS(runs.y.to_numpy(), X).fit(
+        cov_type="cluster", cov_kwds={"groups": runs.cl.to_numpy()}, use_t=True
+    )
     tab = fit.to_frame()
     np.testing.assert_allclose(tab["se"], ref.bse, **CLOSE)
     np.testing.assert_allclose(tab["pval"], ref.pvalues, **CLOSE)
@@ -89,8 +106,12 @@ def test_cluster_robust_matches_statsmodels(runs):
 
 def test_binomial_with_trials_matches_glm():
     sweep = simulate_sweep(seed=3, seed_sd=0.0)
-    fit = regress(sweep, "score ~ log10_learning_rate * reward_calibration + C(benchmark)", family="binomial",
-                  n="n_items")
+    fit = regress(
+        sweep,
+        "score ~ log10_learning_rate * reward_calibration + C(benchmark)",
+        family="binomial",
+        n="n_items",
+    )
     X = fit.design.X
     k = sweep.n_correct.to_numpy()
     ref = sm.GLM(np.column_stack([k, sweep.n_items - k]), X, family=sm.families.Binomial()).fit()
@@ -109,16 +130,24 @@ def test_binomial_with_trials_matches_glm():
 
 def test_binomial_overdispersion_note_and_cluster():
     sweep = simulate_sweep(seed=1, seed_sd=0.4, variance_effect=0.0)
-    fit = regress(sweep, "score ~ log10_learning_rate + C(benchmark)", family="binomial", n="n_items")
+    fit = regress(
+        sweep, "score ~ log10_learning_rate + C(benchmark)", family="binomial", n="n_items"
+    )
     assert any("overdispersion" in n for n in fit.notes)
-    fitc = regress(sweep, "score ~ log10_learning_rate + C(benchmark)", family="binomial", n="n_items",
-                   cluster="run_id")
+    fitc = regress(
+        sweep,
+        "score ~ log10_learning_rate + C(benchmark)",
+        family="binomial",
+        n="n_items",
+        cluster="run_id",
+    )
     assert fitc.df == sweep.run_id.nunique() - 1
     assert fitc.to_frame()["se"].iloc[1] > fit.to_frame()["se"].iloc[1]
     k = sweep.n_correct.to_numpy()
     codes = pd.factorize(sweep.run_id)[0]
-    ref = sm.GLM(np.column_stack([k, sweep.n_items - k]), fitc.design.X, family=sm.families.Binomial()).fit(
-        cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
+    ref = sm.GLM(
+        np.column_stack([k, sweep.n_items - k]), fitc.design.X, family=sm.families.Binomial()
+    ).fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
     np.testing.assert_allclose(fitc.to_frame()["se"], ref.bse, **ITER)
     np.testing.assert_allclose(fitc.to_frame()["pval"], ref.pvalues, rtol=1e-4)
 
@@ -186,7 +215,9 @@ def test_multi_outcome_equals_separate_fits(runs):
     np.testing.assert_allclose(multi["y2"].params, single.params, **CLOSE)
     assert multi["y"].nobs == 60 and multi["y2"].nobs == 58
     adj = multi.adjust_pvalues("holm")
-    assert set(adj["outcome"]) == {"y", "y2"} and len(adj) == 4 and "intercept" not in set(adj["term"])
+    assert (
+        set(adj["outcome"]) == {"y", "y2"} and len(adj) == 4 and "intercept" not in set(adj["term"])
+    )
     raw = multi.to_frame().query("term != 'intercept'")["pval"].to_numpy()
     np.testing.assert_allclose(adj["pval_adj"], multipletests(raw, method="holm")[1])
     same = regress(runs.dropna(), ["y ~ x1 + x2", "y2 ~ x1 + x2"])
@@ -209,8 +240,17 @@ def test_result_rendering(runs):
     fit = regress(runs, "y ~ x1 * x2", cluster="cl")
     d = fit.to_dict()
     assert d["coefficients"][0]["term"] == "intercept" and d["df"] == 14
-    assert set(fit.to_frame().columns) == {"term", "estimate", "se", "stat", "df", "pval", "ci_low", "ci_high",
-                                           "std_estimate"}
+    assert set(fit.to_frame().columns) == {
+        "term",
+        "estimate",
+        "se",
+        "stat",
+        "df",
+        "pval",
+        "ci_low",
+        "ci_high",
+        "std_estimate",
+    }
     assert "Cluster-robust" in fit.summary() and "x1:x2" in fit.summary()
     assert fit._repr_html_().startswith("<div>")
     fit.to_json()
@@ -239,8 +279,15 @@ def test_bad_input(runs, kwargs, exc, match):
 
 
 def test_bad_values_name_rows():
-    df = pd.DataFrame({"acc": [0.5, 55.0, 0.7, 0.6], "n": [100, 100, 100, 100], "x": [1.0, 2, 3, 4],
-                       "s": ["1", "two", "3", "4"], "w": [1.0, -1, 1, 1]})
+    df = pd.DataFrame(
+        {
+            "acc": [0.5, 55.0, 0.7, 0.6],
+            "n": [100, 100, 100, 100],
+            "x": [1.0, 2, 3, 4],
+            "s": ["1", "two", "3", "4"],
+            "w": [1.0, -1, 1, 1],
+        }
+    )
     with pytest.raises(DataError, match=r"row 2, column 'acc': .*percent scores\? divide by 100"):
         regress(df, "acc ~ x", family="binomial", n="n")
     with pytest.raises(DataError, match=r"row 2, column 's': expected a number, got 'two'"):
@@ -271,11 +318,25 @@ def test_binomial_glm_recovers_interaction():
     """With pure binomial noise the GLM's 95% CI of the interaction covers the truth ~95% of the time."""
     hits, nsim = 0, 150
     for s in range(nsim):
-        sweep = simulate_sweep(n_seeds=2, seed=s, seed_sd=0.0, benchmarks=["math500"],
-                               learning_rates=(1e-6, 1e-5, 1e-4), reward_calibration=(0.0, 0.5, 1.0))
-        sweep["x"] = sweep.log10_learning_rate - sweep.attrs["truth"]["centers"]["log10_learning_rate"]
-        sweep["m"] = sweep.reward_calibration - sweep.attrs["truth"]["centers"]["reward_calibration"]
-        tab = regress(sweep, "score ~ x * m", family="binomial", n="n_items").to_frame().set_index("term")
+        sweep = simulate_sweep(
+            n_seeds=2,
+            seed=s,
+            seed_sd=0.0,
+            benchmarks=["math500"],
+            learning_rates=(1e-6, 1e-5, 1e-4),
+            reward_calibration=(0.0, 0.5, 1.0),
+        )
+        sweep["x"] = (
+            sweep.log10_learning_rate - sweep.attrs["truth"]["centers"]["log10_learning_rate"]
+        )
+        sweep["m"] = (
+            sweep.reward_calibration - sweep.attrs["truth"]["centers"]["reward_calibration"]
+        )
+        tab = (
+            regress(sweep, "score ~ x * m", family="binomial", n="n_items")
+            .to_frame()
+            .set_index("term")
+        )
         truth = sweep.attrs["truth"]["coef"]["interaction"]
         hits += tab.loc["x:m", "ci_low"] < truth < tab.loc["x:m", "ci_high"]
     # binomial(150, 0.95): mean 142.5, sd 2.7
@@ -286,12 +347,21 @@ def test_cluster_robust_coverage_with_seed_effects():
     """Run-level seed effects shared across benchmarks: CR1 + t(G-1) keeps coverage near nominal."""
     hits, nsim = 0, 150
     for s in range(nsim):
-        sweep = simulate_sweep(n_seeds=3, seed=1000 + s, seed_sd=0.3, variance_effect=0.0,
-                               learning_rates=(1e-6, 1e-5, 1e-4), reward_calibration=(0.0, 0.5, 1.0))
+        sweep = simulate_sweep(
+            n_seeds=3,
+            seed=1000 + s,
+            seed_sd=0.3,
+            variance_effect=0.0,
+            learning_rates=(1e-6, 1e-5, 1e-4),
+            reward_calibration=(0.0, 0.5, 1.0),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = regress(sweep, "true_logit ~ log10_learning_rate * reward_calibration + C(benchmark)",
-                          cluster="run_id")
+            fit = regress(
+                sweep,
+                "true_logit ~ log10_learning_rate * reward_calibration + C(benchmark)",
+                cluster="run_id",
+            )
         tab = fit.to_frame().set_index("term")
         truth = sweep.attrs["truth"]["coef"]["interaction"]
         term = "log10_learning_rate:reward_calibration"
@@ -306,7 +376,10 @@ def test_docstring_examples_run():
 
     _m1 = importlib.import_module("rlmeta.datasets.simulate")
     _m0 = importlib.import_module("rlmeta.regression")
-    for mod in (_m0, _m1,):
+    for mod in (
+        _m0,
+        _m1,
+    ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -34,33 +34,54 @@ from rlmeta.meta.formula import Design, check_formula
 
 # --------------------------------------------------------------------------- ZIP archives
 HEADER = json.dumps(
-    {"version": 2, "status": "success", "eval": {"model": "m", "task": "t"},
-     "results": {"scores": [{"name": "s", "metrics": {"accuracy": {"value": 0.5}}}]}}
+    {
+        "version": 2,
+        "status": "success",
+        "eval": {"model": "m", "task": "t"},
+        "results": {"scores": [{"name": "s", "metrics": {"accuracy": {"value": 0.5}}}]},
+    }
 ).encode()
 
 
 def _zip(path: Path, members: dict[str, bytes], *, method: int = zipfile.ZIP_DEFLATED) -> Path:
     with zipfile.ZipFile(path, "w", compression=method) as zf:
         for name, data in members.items():
-            zf.writestr(zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), data, compress_type=method)
+            zf.writestr(
+                zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), data, compress_type=method
+            )
     return path
 
 
 def test_zip_bomb_by_compression_ratio_is_refused(tmp_path):
-    p = _zip(tmp_path / "bomb.eval", {"header.json": HEADER, "summaries.json": b"[" + b" " * (8 << 20) + b"]"})
-    with pytest.raises(ReaderError, match=r"compression ratio of \d+, over the limit .*decompression bomb"):
+    p = _zip(
+        tmp_path / "bomb.eval",
+        {"header.json": HEADER, "summaries.json": b"[" + b" " * (8 << 20) + b"]"},
+    )
+    with pytest.raises(
+        ReaderError, match=r"compression ratio of \d+, over the limit .*decompression bomb"
+    ):
         rm.read_items(p)
 
 
 def test_zip_member_over_the_size_limit_is_refused_before_decompressing(tmp_path):
-    p = _zip(tmp_path / "big.eval", {"header.json": HEADER, "summaries.json": json.dumps(["x" * 5000]).encode()})
+    p = _zip(
+        tmp_path / "big.eval",
+        {"header.json": HEADER, "summaries.json": json.dumps(["x" * 5000]).encode()},
+    )
     with pytest.raises(ReaderError, match="over the per-member limit of 1000 bytes"):
         rm.read_items(p, limits=Limits(max_member=1000))
 
 
 def test_zip_total_uncompressed_limit_spans_members(tmp_path):
     members = {"header.json": HEADER}
-    members.update({f"samples/{i}_epoch_1.json": json.dumps({"id": i, "epoch": 1, "scores": {"s": {"value": "C"}}, "pad": "x" * 400}).encode() for i in range(20)})
+    members.update(
+        {
+            f"samples/{i}_epoch_1.json": json.dumps(
+                {"id": i, "epoch": 1, "scores": {"s": {"value": "C"}}, "pad": "x" * 400}
+            ).encode()
+            for i in range(20)
+        }
+    )
     p = _zip(tmp_path / "many.eval", members)
     with pytest.raises(ReaderError, match="total uncompressed limit of 3000 bytes"):
         rm.read_items(p, limits=Limits(max_total_uncompressed=3000))
@@ -86,9 +107,9 @@ def test_zip_member_that_lies_about_its_size_stops_early(tmp_path, method):
         start = 0
         while (at := raw.find(sig, start)) >= 0:
             name_len = struct.unpack_from("<H", raw, at + (26 if sig == b"PK\x03\x04" else 28))[0]
-            name = raw[at + (30 if sig == b"PK\x03\x04" else 46):][:name_len]
+            name = raw[at + (30 if sig == b"PK\x03\x04" else 46) :][:name_len]
             if name == b"summaries.json":
-                raw[at + size_at: at + size_at + 4] = declared
+                raw[at + size_at : at + size_at + 4] = declared
             start = at + 4
     p = tmp_path / "liar.eval"
     p.write_bytes(bytes(raw))
@@ -99,10 +120,20 @@ def test_zip_member_that_lies_about_its_size_stops_early(tmp_path, method):
 
 
 @pytest.mark.parametrize(
-    "name", ["../escape.json", "a/../../escape.json", "/etc/passwd", "\\\\server\\share\\x.json", "C:\\x.json", "..\\x.json"]
+    "name",
+    [
+        "../escape.json",
+        "a/../../escape.json",
+        "/etc/passwd",
+        "\\\\server\\share\\x.json",
+        "C:\\x.json",
+        "..\\x.json",
+    ],
 )
 def test_zip_path_traversal_and_absolute_names_are_refused(tmp_path, name):
-    raw = evalgen._zip_bytes({"header.json": HEADER, "evil": b"{}"}, 8, names_override={"evil": name})
+    raw = evalgen._zip_bytes(
+        {"header.json": HEADER, "evil": b"{}"}, 8, names_override={"evil": name}
+    )
     p = tmp_path / "trav.eval"
     p.write_bytes(raw)
     with pytest.raises(ReaderError, match="unsafe member path"):
@@ -145,7 +176,7 @@ def test_zip_encrypted_member_and_unknown_method_are_refused(tmp_path):
     odd = bytearray(raw)
     for sig, method_at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
         at = odd.find(sig)
-        odd[at + method_at: at + method_at + 2] = struct.pack("<H", 99)
+        odd[at + method_at : at + method_at + 2] = struct.pack("<H", 99)
     (tmp_path / "odd.eval").write_bytes(bytes(odd))
     with pytest.raises(ReaderError, match="unsupported ZIP compression method 99"):
         rm.read(tmp_path / "odd.eval")
@@ -162,9 +193,11 @@ def test_zip_from_a_future_zip_version_is_a_reader_error(tmp_path):
 
 
 def test_zip_corrupt_member_fails_its_crc(tmp_path):
-    raw = bytearray(_zip(tmp_path / "a.eval", {"header.json": HEADER}, method=zipfile.ZIP_STORED).read_bytes())
+    raw = bytearray(
+        _zip(tmp_path / "a.eval", {"header.json": HEADER}, method=zipfile.ZIP_STORED).read_bytes()
+    )
     at = raw.find(b'"m"')
-    raw[at + 1: at + 2] = b"n"
+    raw[at + 1 : at + 2] = b"n"
     (tmp_path / "crc.eval").write_bytes(bytes(raw))
     with pytest.raises(ReaderError, match="corrupt"):
         rm.read(tmp_path / "crc.eval")
@@ -179,8 +212,16 @@ def test_safezip_never_extracts_to_disk(tmp_path):
 
 
 # --------------------------------------------------------------------------- formula injection
-FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM(A1:A2)", "\t=1+1", "\r=1+1", "=HYPERLINK(\"http://x\",\"y\")",
-            "=cmd|' /C calc'!A0"]
+FORMULAS = [
+    "=1+1",
+    "+1+1",
+    "-1+1",
+    "@SUM(A1:A2)",
+    "\t=1+1",
+    "\r=1+1",
+    '=HYPERLINK("http://x","y")',
+    "=cmd|' /C calc'!A0",
+]
 
 
 def _hostile_frame() -> pd.DataFrame:
@@ -255,9 +296,11 @@ def test_cli_outputs_neutralise_formulas(tmp_path):
         encoding="utf-8",
     )
     runner = CliRunner()
-    for cmd in (["ingest", str(src), "-o", str(tmp_path / "ingest.csv")],
-                ["effects", str(src), "-o", str(tmp_path / "effects.csv")],
-                ["ingest", str(src), "-o", str(tmp_path / "ingest.xlsx")]):
+    for cmd in (
+        ["ingest", str(src), "-o", str(tmp_path / "ingest.csv")],
+        ["effects", str(src), "-o", str(tmp_path / "effects.csv")],
+        ["ingest", str(src), "-o", str(tmp_path / "ingest.xlsx")],
+    ):
         result = runner.invoke(app, cmd)
         assert result.exit_code == 0, result.output
     for name in ("ingest.csv", "effects.csv"):
@@ -321,7 +364,9 @@ def _assert_inert_html(text: str) -> _Collector:
     c = _Collector()
     c.feed(text)
     c.close()
-    assert not [t for t, _ in c.tags if t in ("script", "iframe", "object", "embed", "base", "form")]
+    assert not [
+        t for t, _ in c.tags if t in ("script", "iframe", "object", "embed", "base", "form")
+    ]
     for tag, attrs in c.tags:
         for k, v in attrs.items():
             assert not k.startswith("on"), (tag, k, v)
@@ -338,10 +383,19 @@ def test_table_and_blocks_escape_every_cell():
 
     frame = pd.DataFrame({PAYLOAD: [PAYLOAD, 1.5], "x": [None, PAYLOAD]})
     sec = Section("s1", PAYLOAD, note=PAYLOAD, status="failed")
-    sec.add(text(PAYLOAD), note(PAYLOAD), items([PAYLOAD, PAYLOAD]), table(frame, caption=PAYLOAD),
-            Block("code", PAYLOAD))
-    rep = Report(title=PAYLOAD, subtitle=PAYLOAD, sections=[sec],
-                 provenance={"rlmeta_version": PAYLOAD, "date": PAYLOAD, "seed": PAYLOAD})
+    sec.add(
+        text(PAYLOAD),
+        note(PAYLOAD),
+        items([PAYLOAD, PAYLOAD]),
+        table(frame, caption=PAYLOAD),
+        Block("code", PAYLOAD),
+    )
+    rep = Report(
+        title=PAYLOAD,
+        subtitle=PAYLOAD,
+        sections=[sec],
+        provenance={"rlmeta_version": PAYLOAD, "date": PAYLOAD, "seed": PAYLOAD},
+    )
     out = render_html(rep)
     c = _assert_inert_html(out)
     assert sum(PAYLOAD in t for t in c.text) >= 10  # shown as text, not dropped
@@ -355,17 +409,46 @@ def hostile_report():
     from rlmeta.report.render import render_html
 
     data = rm.datasets.load_rl_llm_studies().head(24).copy()
-    cols = ("study_id", "comparison_id", "benchmark", "metric", "notes", "rl_method", "rl_model",
-            "baseline_model", "citation", "benchmark_family", "rl_family", "baseline_family")
+    cols = (
+        "study_id",
+        "comparison_id",
+        "benchmark",
+        "metric",
+        "notes",
+        "rl_method",
+        "rl_model",
+        "baseline_model",
+        "citation",
+        "benchmark_family",
+        "rl_family",
+        "baseline_family",
+    )
     plain = data.copy()
     for col in cols:
         data[col] = data[col].astype(str) + " " + PAYLOAD
     # a reader's drop-log reason quotes file content
-    extend_drop_log(data, [{"step": "read", "source": PAYLOAD, "source_row": 3, "row_id": None,
-                            "study_id": PAYLOAD, "comparison_id": None, "benchmark": PAYLOAD,
-                            "metric": None, "reason": f"value {PAYLOAD!r} is not a number"}])
+    extend_drop_log(
+        data,
+        [
+            {
+                "step": "read",
+                "source": PAYLOAD,
+                "source_row": 3,
+                "row_id": None,
+                "study_id": PAYLOAD,
+                "comparison_id": None,
+                "benchmark": PAYLOAD,
+                "metric": None,
+                "reason": f"value {PAYLOAD!r} is not a number",
+            }
+        ],
+    )
     cfg = ReportConfig().override(
-        title="Report " + PAYLOAD, gosh_subsets=50, spec_max=20, permutations=10, formats=["html"],
+        title="Report " + PAYLOAD,
+        gosh_subsets=50,
+        spec_max=20,
+        permutations=10,
+        formats=["html"],
         exclude={"notes": [PAYLOAD]},
     )
     with warnings.catch_warnings():
@@ -395,7 +478,9 @@ def test_report_svg_figures_are_well_formed_and_inert(hostile_report):
             tag = el.tag.rsplit("}", 1)[-1]
             assert tag not in ("script", "foreignObject"), tag
             assert not [k for k in el.attrib if k.rsplit("}", 1)[-1].startswith("on")]
-            href = el.attrib.get("{http://www.w3.org/1999/xlink}href", "") + el.attrib.get("href", "")
+            href = el.attrib.get("{http://www.w3.org/1999/xlink}href", "") + el.attrib.get(
+                "href", ""
+            )
             assert not href.lower().startswith("javascript:")
     labels = " ".join("".join(ET.fromstring(str(f.content)).itertext()) for f in figures)
     assert "rlmeta-xss" in labels  # labels carry the names (as escaped SVG text)
@@ -449,7 +534,14 @@ def test_formulas_cannot_run_code_or_explode(tmp_path, monkeypatch, formula):
 
 def test_allowed_formulas_still_work():
     df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6], "z": [2.0, 1, 3, 5, 4, 6], "g": list("ababab")})
-    for f in ("~ x + z", "~ x * z", "~ I(x ** 2) + x", "~ (x + z)**2", "~ C(g, ref='b') + log(x)", "~ poly(x, 2)"):
+    for f in (
+        "~ x + z",
+        "~ x * z",
+        "~ I(x ** 2) + x",
+        "~ (x + z)**2",
+        "~ C(g, ref='b') + log(x)",
+        "~ poly(x, 2)",
+    ):
         assert Design.build(f, df).X.shape[0] == 6
 
 
@@ -460,10 +552,10 @@ def test_report_config_is_data_only(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text(
-        '[model]\nmoderators = ["__import__(\'os\').system(\'touch PWNED\')"]\n'
+        "[model]\nmoderators = [\"__import__('os').system('touch PWNED')\"]\n"
         'interaction = ["__class__", "__import__(\'os\')"]\nrandom = "study_id/__import__(\'os\')"\n'
         '[report]\ntitle = "!!python/object/apply:os.system [\'touch PWNED\']"\nformats = ["html"]\n'
-        '[sensitivity]\ngosh_subsets = 10\nspec_max = 5\npermutations = 5\n',
+        "[sensitivity]\ngosh_subsets = 10\nspec_max = 5\npermutations = 5\n",
         encoding="utf-8",
     )
     cfg = load_config(cfg_file)
@@ -481,7 +573,7 @@ def test_report_config_is_data_only(tmp_path, monkeypatch):
         ("[report]\nbogus = 1\n", "unknown key 'bogus'"),
         ("[evil]\nx = 1\n", r"unknown section \[evil\]"),
         ("x = [" * 2000 + "]" * 2000, "not valid TOML|nested too deeply"),
-        ("[report]\ntitle = \"\\u0000\"\nseed = 1e400\n", "must be an integer"),
+        ('[report]\ntitle = "\\u0000"\nseed = 1e400\n', "must be an integer"),
         ("\xff\xfe", "not UTF-8|not valid TOML"),
     ],
 )
@@ -514,14 +606,18 @@ def _unsafe_uses(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names if a.name.split(".")[0] in _UNSAFE_MODULES]
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in _UNSAFE_MODULES:
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and (node.module or "").split(".")[0] in _UNSAFE_MODULES
+        ):
             found.append(node.module)
         elif isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Name) and f.id in ("eval", "exec"):
                 found.append(f.id)
             elif isinstance(f, ast.Attribute) and (
-                f.attr == "read_pickle" or (isinstance(f.value, ast.Name) and f.value.id in _UNSAFE_MODULES)
+                f.attr == "read_pickle"
+                or (isinstance(f.value, ast.Name) and f.value.id in _UNSAFE_MODULES)
             ):
                 found.append(f.attr)
     return found
@@ -529,8 +625,9 @@ def _unsafe_uses(source: str) -> list[str]:
 
 def test_rlmeta_reads_no_yaml_or_pickle():
     """Only TOML (tomllib) is read as configuration; no YAML or pickle loader, no eval/exec."""
-    assert _unsafe_uses("import yaml\nyaml.safe_load(x)\neval('1')\npd.read_pickle(p)\n'exec(x)'\n") == [
-        "yaml", "safe_load", "eval", "read_pickle"]
+    assert _unsafe_uses(
+        "import yaml\nyaml.safe_load(x)\neval('1')\npd.read_pickle(p)\n'exec(x)'\n"
+    ) == ["yaml", "safe_load", "eval", "read_pickle"]
     for path in Path(rm.__file__).parent.rglob("*.py"):
         assert not _unsafe_uses(path.read_text(encoding="utf-8")), path
 
@@ -538,12 +635,16 @@ def test_rlmeta_reads_no_yaml_or_pickle():
 def test_wandb_dict_cells_are_parsed_as_literals_only(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     p = tmp_path / "runs.csv"
-    rows = [["name", "config", "summary"],
-            ["r1", "__import__('os').system('touch PWNED')", "{'acc': 0.5}"],
-            ["r2", "{'lr': (lambda: 1)()}", "{'acc': 0.6}"]]
+    rows = [
+        ["name", "config", "summary"],
+        ["r1", "__import__('os').system('touch PWNED')", "{'acc': 0.5}"],
+        ["r2", "{'lr': (lambda: 1)()}", "{'acc': 0.6}"],
+    ]
     with open(p, "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
-    with pytest.raises(ReaderError, match=r"row 1, column 'config': expected a dict of config values"):
+    with pytest.raises(
+        ReaderError, match=r"row 1, column 'config': expected a dict of config values"
+    ):
         read_sweep(p)
     rows.pop(1)
     with open(p, "w", newline="", encoding="utf-8") as fh:

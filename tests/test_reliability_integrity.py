@@ -80,16 +80,24 @@ def test_report_accounts_for_every_input_row(tmp_path, monkeypatch):
     cfg = ReportConfig().override(formats=["html"], exclude={"benchmark": ["skipme"]})
     rep = _quiet(build_report, [str(p)], config=cfg)
     data = next(s for s in rep.sections if s.id == "data")
-    sentence = next(b.content for b in data.blocks if b.kind == "text" and "input rows" in str(b.content))
+    sentence = next(
+        b.content for b in data.blocks if b.kind == "text" and "input rows" in str(b.content)
+    )
     assert f"{N_ROWS} input rows, 7 effect sizes used, 3 excluded" in sentence
-    droplog = next(b.content[0] for b in data.blocks if b.kind == "table" and b.caption == "Drop log")
+    droplog = next(
+        b.content[0] for b in data.blocks if b.kind == "table" and b.caption == "Drop log"
+    )
     assert sorted(droplog["source_row"]) == [3, 4, 8]
     assert sorted(droplog["step"]) == ["effect_sizes", "effect_sizes", "filter"]
 
 
 def test_harness_metrics_and_contrasts_are_accounted_for(tmp_path):
-    rl = evalgen.lm_eval_v043(tmp_path / "rl", "org/rl", {"arc": [1, 0, 1], "gsm": [1, 1, 0], "extra": [1, 0]},
-                              corpus_metric=True)
+    rl = evalgen.lm_eval_v043(
+        tmp_path / "rl",
+        "org/rl",
+        {"arc": [1, 0, 1], "gsm": [1, 1, 0], "extra": [1, 0]},
+        corpus_metric=True,
+    )
     base = evalgen.lm_eval_v043(tmp_path / "base", "org/base", {"arc": [0, 0, 1], "gsm": [1, 0, 0]})
     n_metrics = 0
     for f in (rl, base):
@@ -103,7 +111,10 @@ def test_harness_metrics_and_contrasts_are_accounted_for(tmp_path):
     assert 2 * len(wide) + len(lonely) == len(obs)
     # "extra" exists in the RL run only; so do the f1 rows (corpus metric) of every RL task
     assert set(zip(lonely["benchmark"], lonely["metric"])) == {
-        ("extra", "acc"), ("extra", "f1"), ("arc", "f1"), ("gsm", "f1")
+        ("extra", "acc"),
+        ("extra", "f1"),
+        ("arc", "f1"),
+        ("gsm", "f1"),
     }
 
 
@@ -153,8 +164,12 @@ def test_sigkill_mid_write_leaves_the_previous_report(tmp_path, fmt, pause_at):
     out = tmp_path / f"report.{fmt}"
     out.write_bytes(b"previous complete report")
     marker = tmp_path / "marker"
-    script = _CHILD.format(root=str(ROOT), marker=str(marker), out=str(out), fmt=fmt, pause_at=pause_at)
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    script = _CHILD.format(
+        root=str(ROOT), marker=str(marker), out=str(out), fmt=fmt, pause_at=pause_at
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 240
         while not marker.exists():
@@ -172,7 +187,10 @@ def test_sigkill_mid_write_leaves_the_previous_report(tmp_path, fmt, pause_at):
     assert out.read_bytes() == b"previous complete report"  # never a partial file
     leftovers = [p for p in tmp_path.iterdir() if p.name not in (out.name, "marker")]
     # a killed process cannot clean up: what it leaves is hidden and named after the output
-    assert all(p.name.startswith(f".{out.name}.{child.pid}.") and p.name.endswith(".tmp") for p in leftovers)
+    assert all(
+        p.name.startswith(f".{out.name}.{child.pid}.") and p.name.endswith(".tmp")
+        for p in leftovers
+    )
     assert leftovers, "the kill happened inside the atomic write"
     # the next write of the same output removes the dead writer's temporary file
     atomic_write_text(out, "new")
@@ -183,8 +201,12 @@ def test_sigkill_mid_write_leaves_the_previous_report(tmp_path, fmt, pause_at):
 def test_sigkill_before_any_output_leaves_nothing(tmp_path):
     out = tmp_path / "report.html"
     marker = tmp_path / "marker"
-    script = _CHILD.format(root=str(ROOT), marker=str(marker), out=str(out), fmt="html", pause_at="fsync")
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    script = _CHILD.format(
+        root=str(ROOT), marker=str(marker), out=str(out), fmt="html", pause_at="fsync"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while not marker.exists() and child.poll() is None:
             time.sleep(0.05)
@@ -217,8 +239,17 @@ def test_failed_write_leaves_previous_table(tmp_path, ext, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, {"csv": "to_csv", "xlsx": "to_excel", "parquet": "to_parquet",
-                                       "json": "to_json", "jsonl": "to_json"}[ext], boom)
+    monkeypatch.setattr(
+        pd.DataFrame,
+        {
+            "csv": "to_csv",
+            "xlsx": "to_excel",
+            "parquet": "to_parquet",
+            "json": "to_json",
+            "jsonl": "to_json",
+        }[ext],
+        boom,
+    )
     with pytest.raises(OSError, match="disk full"):
         rm.write(pd.DataFrame({"a": [3]}), out)
     assert out.read_bytes() == before
@@ -246,9 +277,16 @@ def test_reruns_with_the_same_seed_are_byte_identical(tmp_path):
     outs = []
     for i, hashseed in enumerate(("1", "2")):
         out = tmp_path / f"r{i}.html"
-        env = dict(os.environ, PYTHONHASHSEED=hashseed, SOURCE_DATE_EPOCH="1767225600", MPLBACKEND="Agg")
-        subprocess.run([sys.executable, "-c", _RERUN.format(root=str(ROOT), out=str(out))], env=env,
-                       check=True, timeout=600, capture_output=True)
+        env = dict(
+            os.environ, PYTHONHASHSEED=hashseed, SOURCE_DATE_EPOCH="1767225600", MPLBACKEND="Agg"
+        )
+        subprocess.run(
+            [sys.executable, "-c", _RERUN.format(root=str(ROOT), out=str(out))],
+            env=env,
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     assert b"Generated 2026-01-01 00:00 UTC" in outs[0]
@@ -278,9 +316,29 @@ def test_cli_json_and_table_outputs_are_byte_identical(tmp_path, monkeypatch):
     blobs = {}
     for name in ("a", "b"):
         for ext in ("csv", "parquet", "xlsx", "json"):
-            assert runner.invoke(app, ["effects", str(src), "-o", str(tmp_path / f"{name}.{ext}")]).exit_code == 0
-        assert runner.invoke(app, ["ingest", str(evalgen.lm_eval_v03(tmp_path / "r.json")), "-o",
-                                   str(tmp_path / f"{name}.eee.json"), "--to", "eee"]).exit_code == 0
-        blobs[name] = {ext: (tmp_path / f"{name}.{ext}").read_bytes() for ext in ("csv", "parquet", "json", "eee.json")}
+            assert (
+                runner.invoke(
+                    app, ["effects", str(src), "-o", str(tmp_path / f"{name}.{ext}")]
+                ).exit_code
+                == 0
+            )
+        assert (
+            runner.invoke(
+                app,
+                [
+                    "ingest",
+                    str(evalgen.lm_eval_v03(tmp_path / "r.json")),
+                    "-o",
+                    str(tmp_path / f"{name}.eee.json"),
+                    "--to",
+                    "eee",
+                ],
+            ).exit_code
+            == 0
+        )
+        blobs[name] = {
+            ext: (tmp_path / f"{name}.{ext}").read_bytes()
+            for ext in ("csv", "parquet", "json", "eee.json")
+        }
     assert blobs["a"] == blobs["b"]
     assert json.loads(blobs["a"]["eee.json"])["retrieved_timestamp"] == "1767225600"

@@ -31,14 +31,24 @@ def _fit(**kw):
         return rm.meta_analysis(**kw)
 
 
-def _effects(n_studies: int, per_study: int = 3, *, spread: float = 0.0, seed: int = 0) -> pd.DataFrame:
+def _effects(
+    n_studies: int, per_study: int = 3, *, spread: float = 0.0, seed: int = 0
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(n_studies):
         u = rng.normal(0, spread) if spread else 0.0
         for j in range(per_study):
-            rows.append({"study_id": f"s{s}", "comparison_id": f"s{s}c{j}", "yi": 0.3 + u + rng.normal(0, 0.05),
-                         "vi": 0.01 + 0.002 * j, "x": float(s + j), "benchmark": f"b{j}"})
+            rows.append(
+                {
+                    "study_id": f"s{s}",
+                    "comparison_id": f"s{s}c{j}",
+                    "yi": 0.3 + u + rng.normal(0, 0.05),
+                    "vi": 0.01 + 0.002 * j,
+                    "x": float(s + j),
+                    "benchmark": f"b{j}",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -86,7 +96,9 @@ def test_multilevel_nonconvergence_is_flagged(monkeypatch):
 
 
 def test_multilevel_fallback_optimiser_is_stated():
-    res = _fit(data=_effects(6, spread=0.3), random="study_id/comparison_id", control={"maxiter": 1})
+    res = _fit(
+        data=_effects(6, spread=0.3), random="study_id/comparison_id", control={"maxiter": 1}
+    )
     assert res.converged
     assert any("finished with L-BFGS-B" in w for w in res.warnings)
     ref = _fit(data=_effects(6, spread=0.3), random="study_id/comparison_id")
@@ -107,13 +119,18 @@ def test_tau2_at_the_boundary_is_stated():
 def test_sigma2_at_the_boundary_is_stated():
     eff = _effects(5, spread=0.0)  # no between-study variance at all
     res = _fit(data=eff, random="study_id/comparison_id")
-    assert any(re.search(r"sigma2 of level '.*' is estimated at the boundary", w) for w in res.to_dict()["warnings"])
+    assert any(
+        re.search(r"sigma2 of level '.*' is estimated at the boundary", w)
+        for w in res.to_dict()["warnings"]
+    )
 
 
 def test_collinear_moderators_are_dropped_with_a_warning():
     eff = _effects(6, spread=0.2)
     eff["x2"] = 2 * eff["x"] + 1
-    with pytest.warns(rm.errors.DataWarning, match="redundant predictors dropped from the model: x2"):
+    with pytest.warns(
+        rm.errors.DataWarning, match="redundant predictors dropped from the model: x2"
+    ):
         res = rm.meta_analysis(eff, mods="~ x + x2")
     assert res.terms == ["intercept", "x"]
     assert "redundant predictors dropped from the model: x2" in res.to_dict()["warnings"]
@@ -122,7 +139,10 @@ def test_collinear_moderators_are_dropped_with_a_warning():
 def test_more_parameters_than_effects_is_a_model_error():
     eff = _effects(1, per_study=3)
     eff["z"] = [1.0, 5.0, 2.0]
-    with pytest.raises(ModelError, match=r"number of parameters to estimate \(4\) is larger than the number of effects \(k = 3\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"number of parameters to estimate \(4\) is larger than the number of effects \(k = 3\)",
+    ):
         _fit(data=eff, mods="~ x + z")
 
 
@@ -134,12 +154,19 @@ def test_too_few_clusters_for_robust_inference(adjust):
     assert rob.to_dict()["warnings"] == rob.warnings
     assert "small degrees of freedom" in rob.summary()
     ml3 = _fit(data=_effects(3, per_study=4, spread=0.2), random="study_id/comparison_id")
-    assert any("small degrees of freedom" in w for w in ml3.robust("study_id", adjust=adjust).warnings)
+    assert any(
+        "small degrees of freedom" in w for w in ml3.robust("study_id", adjust=adjust).warnings
+    )
     ml1 = _fit(data=_effects(1, per_study=6), random="study_id/comparison_id")
     with pytest.raises(ModelError, match="at least 2 clusters"):
         ml1.robust("study_id", adjust=adjust)
-    mods = _fit(data=_effects(2, per_study=4, spread=0.2), random="study_id/comparison_id", mods="~ x")
-    with pytest.raises(ModelError, match=r"number of clusters \(2\) must be larger than the number of coefficients \(2\)"):
+    mods = _fit(
+        data=_effects(2, per_study=4, spread=0.2), random="study_id/comparison_id", mods="~ x"
+    )
+    with pytest.raises(
+        ModelError,
+        match=r"number of clusters \(2\) must be larger than the number of coefficients \(2\)",
+    ):
         mods.robust("study_id", adjust=adjust)
 
 
@@ -155,9 +182,11 @@ def _nulls(obj, prefix=""):
 #: Fields that are absent by construction, not because a computation failed.
 STRUCTURAL = [
     r"measure",  # no measure column in the input
-    r"coefficients\.\d+\.df", r"qm_ddf",  # z tests have no degrees of freedom
+    r"coefficients\.\d+\.df",
+    r"qm_ddf",  # z tests have no degrees of freedom
     r"pseudo_r2",  # only for meta-regression with tau^2 > 0
-    r"tau2_ce", r"rho",  # robust: only with CE working weights
+    r"tau2_ce",
+    r"rho",  # robust: only with CE working weights
 ]
 STRUCTURAL_FE = [r"tau2_se", r"(tau2|tau|i2|h2)_ci\.\d"]  # equal-effects models have no tau^2
 #: A missing value of these fields must be explained by a warning containing the word.
@@ -173,10 +202,14 @@ SCENARIOS = {
     "equal effects": dict(yi=Y_HET, vi=V_HET, method="EE"),
     "extreme variance ratio": dict(yi=Y_HET, vi=np.r_[1e-12, V_HET[1:] * 1e6]),
     "meta-regression": dict(data=_effects(6, spread=0.3), mods="~ x"),
-    "collinear": dict(data=_effects(6, spread=0.3).assign(x2=lambda d: 3 * d["x"]), mods="~ x + x2"),
+    "collinear": dict(
+        data=_effects(6, spread=0.3).assign(x2=lambda d: 3 * d["x"]), mods="~ x + x2"
+    ),
     "multilevel": dict(data=_effects(6, spread=0.3), random="study_id/comparison_id"),
     "multilevel, boundary": dict(data=_effects(4), random="study_id/comparison_id"),
-    "multilevel, 2 studies": dict(data=_effects(2, per_study=4, spread=0.2), random="study_id/comparison_id"),
+    "multilevel, 2 studies": dict(
+        data=_effects(2, per_study=4, spread=0.2), random="study_id/comparison_id"
+    ),
 }
 
 
@@ -212,7 +245,7 @@ def _invoke(args):
 
 
 def _json_out(result) -> dict:
-    return json.loads(result.stdout[result.stdout.index("{"):])
+    return json.loads(result.stdout[result.stdout.index("{") :])
 
 
 def test_cli_pool_reports_nonconvergence_with_exit_code_7(tmp_path, monkeypatch):
@@ -227,7 +260,9 @@ def test_cli_pool_reports_nonconvergence_with_exit_code_7(tmp_path, monkeypatch)
     assert doc["model"]["converged"] is False
     assert any("did not converge" in w for w in doc["model"]["warnings"])
     text = _invoke(["pool", path])
-    assert text.exit_code == 7 and "Warning: Fisher scoring for REML did not converge" in text.stdout
+    assert (
+        text.exit_code == 7 and "Warning: Fisher scoring for REML did not converge" in text.stdout
+    )
     assert "did not converge" in text.output
 
 
@@ -242,15 +277,34 @@ def test_cli_pool_json_states_boundary_collinearity_and_few_clusters(tmp_path):
     assert "redundant predictors dropped from the model: x2" in _json_out(res)["model"]["warnings"]
 
     two = _effects(2, per_study=4, spread=0.2)
-    res = _invoke(["pool", _csv(tmp_path, two, "two.csv"), "--json", "--random", "study_id/comparison_id",
-                   "--robust", "study_id"])
+    res = _invoke(
+        [
+            "pool",
+            _csv(tmp_path, two, "two.csv"),
+            "--json",
+            "--random",
+            "study_id/comparison_id",
+            "--robust",
+            "study_id",
+        ]
+    )
     assert res.exit_code == 0, res.output
     doc = _json_out(res)
     assert any("small degrees of freedom" in w for w in doc["robust"]["warnings"])
 
-    res = _invoke(["pool", _csv(tmp_path, _effects(1, per_study=3).assign(z=[1.0, 5.0, 2.0]), "tiny.csv"),
-                   "--mods", "~ x + z"])
-    assert res.exit_code == 4 and "model error" in res.output and "larger than the number of effects" in res.output
+    res = _invoke(
+        [
+            "pool",
+            _csv(tmp_path, _effects(1, per_study=3).assign(z=[1.0, 5.0, 2.0]), "tiny.csv"),
+            "--mods",
+            "~ x + z",
+        ]
+    )
+    assert (
+        res.exit_code == 4
+        and "model error" in res.output
+        and "larger than the number of effects" in res.output
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -288,8 +342,14 @@ def test_report_states_few_clusters_and_boundary_estimates(core_sections):
 
 def test_report_states_nonconvergence(core_sections, monkeypatch):
     monkeypatch.setattr(Control, "from_mapping", classmethod(lambda cls, control: cls(maxiter=1)))
-    data = pd.DataFrame({"yi": Y_HET, "vi": V_HET, "study_id": [f"s{i // 2}" for i in range(12)],
-                         "comparison_id": [f"c{i}" for i in range(12)]})
+    data = pd.DataFrame(
+        {
+            "yi": Y_HET,
+            "vi": V_HET,
+            "study_id": [f"s{i // 2}" for i in range(12)],
+            "comparison_id": [f"c{i}" for i in range(12)],
+        }
+    )
     html, limitations = _report_text(data)
     assert any("did not converge" in x for x in limitations)
     assert "Fisher scoring for REML did not converge" in html

@@ -76,8 +76,13 @@ def _assert_consistent(res):
 
 # --------------------------------------------------------------------------- multilevel
 @fuzz_settings(40)
-@given(nested(), st.sampled_from(["study_id/comparison_id", "study_id/effect_id", "study_id/comparison_id/effect_id"]),
-       st.sampled_from(["REML", "ML"]))
+@given(
+    nested(),
+    st.sampled_from(
+        ["study_id/comparison_id", "study_id/effect_id", "study_id/comparison_id/effect_id"]
+    ),
+    st.sampled_from(["REML", "ML"]),
+)
 def test_multilevel_extremes_stay_finite_or_fail_cleanly(data, random, method):
     res = _fit_or_model_error(data, random=random, method=method)
     if res is None:
@@ -94,11 +99,15 @@ def test_multilevel_row_order_does_not_matter(data, rnd):
     assume(res is not None and res.converged)
     perm = list(range(len(data)))
     rnd.shuffle(perm)
-    other = _fit_or_model_error(data.iloc[perm].reset_index(drop=True), random="study_id/comparison_id")
+    other = _fit_or_model_error(
+        data.iloc[perm].reset_index(drop=True), random="study_id/comparison_id"
+    )
     assert other is not None
     # the likelihood surface can be flat near a boundary: compare the fitted values, not sigma2
     scale = max(1.0, float(np.abs(res.beta).max()))
-    assert np.allclose(res.beta, other.beta, rtol=1e-4, atol=1e-6 * scale + 1e-5 * float(res.se.max()))
+    assert np.allclose(
+        res.beta, other.beta, rtol=1e-4, atol=1e-6 * scale + 1e-5 * float(res.se.max())
+    )
 
 
 @fuzz_settings(25)
@@ -109,8 +118,12 @@ def test_multilevel_scale_equivariance(data, c):
     scaled = data.assign(yi=data["yi"] * c, vi=data["vi"] * c * c)
     other = _fit_or_model_error(scaled, random="study_id/comparison_id", control={"tol": 1e-12})
     assert other is not None
-    assert np.allclose(other.beta.to_numpy(), c * res.beta.to_numpy(), rtol=1e-4,
-                       atol=1e-6 * c * (1 + float(res.se.max())))
+    assert np.allclose(
+        other.beta.to_numpy(),
+        c * res.beta.to_numpy(),
+        rtol=1e-4,
+        atol=1e-6 * c * (1 + float(res.se.max())),
+    )
     assert np.allclose(other.se, c * res.se, rtol=2e-3, atol=1e-8 * c)
 
 
@@ -118,14 +131,18 @@ def test_multilevel_scale_equivariance(data, c):
 @fuzz_settings(40)
 @given(nested(min_studies=2, max_studies=5), st.sampled_from(["CR2", "CR1", "CR0"]), st.booleans())
 def test_robust_variance_with_few_clusters(data, adjust, with_mod):
-    res = _fit_or_model_error(data, random="study_id/comparison_id", mods="~ x" if with_mod else None)
+    res = _fit_or_model_error(
+        data, random="study_id/comparison_id", mods="~ x" if with_mod else None
+    )
     if res is None:
         return
     n_clusters = data["study_id"].nunique()
     try:
         rob = _quiet(res.robust, "study_id", adjust=adjust)
     except ModelError as exc:
-        assert n_clusters <= res.p, exc  # refused only when clusters cannot identify the coefficients
+        assert n_clusters <= res.p, (
+            exc
+        )  # refused only when clusters cannot identify the coefficients
         assert "clusters" in str(exc)
         return
     tab = rob.to_frame()
@@ -145,8 +162,11 @@ def test_robust_variance_with_few_clusters(data, adjust, with_mod):
 def test_robust_se_scales_with_the_data(data, c):
     res = _fit_or_model_error(data, random="study_id/comparison_id", control={"tol": 1e-12})
     assume(res is not None and res.converged)
-    other = _fit_or_model_error(data.assign(yi=data["yi"] * c, vi=data["vi"] * c * c),
-                                random="study_id/comparison_id", control={"tol": 1e-12})
+    other = _fit_or_model_error(
+        data.assign(yi=data["yi"] * c, vi=data["vi"] * c * c),
+        random="study_id/comparison_id",
+        control={"tol": 1e-12},
+    )
     assert other is not None
     a = _quiet(res.robust, "study_id").to_frame()
     b = _quiet(other.robust, "study_id").to_frame()
@@ -156,8 +176,14 @@ def test_robust_se_scales_with_the_data(data, c):
 
 @pytest.mark.parametrize("vscale", [1e-12, 1e12])
 def test_robust_two_clusters_tiny_and_huge_variances(vscale):
-    data = pd.DataFrame({"study_id": ["a"] * 3 + ["b"] * 3, "comparison_id": list("123456"),
-                         "yi": [0.1, 0.3, 0.2, 0.5, 0.4, 0.6], "vi": np.full(6, vscale)})
+    data = pd.DataFrame(
+        {
+            "study_id": ["a"] * 3 + ["b"] * 3,
+            "comparison_id": list("123456"),
+            "yi": [0.1, 0.3, 0.2, 0.5, 0.4, 0.6],
+            "vi": np.full(6, vscale),
+        }
+    )
     res = _quiet(rm.meta_analysis, data, random="study_id/comparison_id")
     _assert_consistent(res)
     for adjust in ("CR2", "CR1"):
@@ -178,8 +204,14 @@ def two_runs(draw, binary=None):
     extra_rl = draw(st.integers(0, 3))  # items only one arm has
     frame = pd.concat(
         [
-            pd.DataFrame({"model": "rl", "benchmark": "b", "item_id": ids + [f"x{i}" for i in range(extra_rl)],
-                          "score": rl + [1.0] * extra_rl}),
+            pd.DataFrame(
+                {
+                    "model": "rl",
+                    "benchmark": "b",
+                    "item_id": ids + [f"x{i}" for i in range(extra_rl)],
+                    "score": rl + [1.0] * extra_rl,
+                }
+            ),
             pd.DataFrame({"model": "base", "benchmark": "b", "item_id": ids, "score": base}),
         ],
         ignore_index=True,
@@ -236,13 +268,21 @@ def test_pair_averages_repeats_before_pairing(runs, k):
     a, b = _pair(items, rl="rl", baseline="base"), _pair(repeated, rl="rl", baseline="base")
     assert (a is None) == (b is None)
     if a is not None:
-        assert np.isclose(a["yi"].iloc[0], b["yi"].iloc[0]) and np.isclose(a["vi"].iloc[0], b["vi"].iloc[0])
+        assert np.isclose(a["yi"].iloc[0], b["yi"].iloc[0]) and np.isclose(
+            a["vi"].iloc[0], b["vi"].iloc[0]
+        )
         assert float(b["k_rl"].iloc[0]) == k
 
 
 def test_pair_missing_and_text_scores():
-    items = pd.DataFrame({"model": ["rl"] * 4 + ["base"] * 4, "benchmark": "b", "item_id": list("abcd") * 2,
-                          "score": [1.0, np.nan, 1.0, 0.0, 0.0, 1.0, np.inf, 0.0]})
+    items = pd.DataFrame(
+        {
+            "model": ["rl"] * 4 + ["base"] * 4,
+            "benchmark": "b",
+            "item_id": list("abcd") * 2,
+            "score": [1.0, np.nan, 1.0, 0.0, 0.0, 1.0, np.inf, 0.0],
+        }
+    )
     eff = _quiet(rm.pair, items, rl="rl", baseline="base")
     assert int(eff["n"].iloc[0]) == 2  # items b and c each lost one arm's score
     reasons = rm.drop_log(eff)["reason"]
@@ -255,8 +295,14 @@ def test_pair_missing_and_text_scores():
 
 
 def test_pair_overflowing_scores_are_dropped_with_a_reason():
-    items = pd.DataFrame({"model": ["rl"] * 3 + ["base"] * 3, "benchmark": "b", "item_id": list("abc") * 2,
-                          "score": [1e308, -1e308, 1e308, -1e308, 1e308, -1e308]})
+    items = pd.DataFrame(
+        {
+            "model": ["rl"] * 3 + ["base"] * 3,
+            "benchmark": "b",
+            "item_id": list("abc") * 2,
+            "score": [1e308, -1e308, 1e308, -1e308, 1e308, -1e308],
+        }
+    )
     with pytest.raises(EffectError, match="overflows"):
         _quiet(rm.pair, items, rl="rl", baseline="base")
 
@@ -264,11 +310,24 @@ def test_pair_overflowing_scores_are_dropped_with_a_reason():
 def test_cr2_is_unit_free():
     # regression (property test): an absolute eigenvalue threshold in the CR2 adjustment made
     # the robust SE and df depend on the units of the effects (here: effects divided by 64)
-    d = pd.DataFrame({"study_id": ["s0", "s0", "s1", "s2"], "comparison_id": list("abcd"),
-                      "yi": [0.0, 0.0, 0.5, 0.0], "vi": [1.0, 1.0, 0.01, 1.0]})
+    d = pd.DataFrame(
+        {
+            "study_id": ["s0", "s0", "s1", "s2"],
+            "comparison_id": list("abcd"),
+            "yi": [0.0, 0.0, 0.5, 0.0],
+            "vi": [1.0, 1.0, 0.01, 1.0],
+        }
+    )
     c = 1 / 64
     a = _quiet(rm.meta_analysis, d, random="study_id/comparison_id").robust("study_id").to_frame()
-    b = _quiet(rm.meta_analysis, d.assign(yi=d.yi * c, vi=d.vi * c * c),
-               random="study_id/comparison_id").robust("study_id").to_frame()
+    b = (
+        _quiet(
+            rm.meta_analysis,
+            d.assign(yi=d.yi * c, vi=d.vi * c * c),
+            random="study_id/comparison_id",
+        )
+        .robust("study_id")
+        .to_frame()
+    )
     assert np.isclose(b["se"].iloc[0], c * a["se"].iloc[0], rtol=1e-6)
     assert np.isclose(b["df"].iloc[0], a["df"].iloc[0], rtol=1e-6)

@@ -19,7 +19,9 @@ HOSTILE = "<script>alert(1)</script>"
 
 @pytest.fixture(scope="module")
 def bundled_report():
-    return build_report(config=ReportConfig(gosh_subsets=2000, spec_max=60, spec_boot=20, permutations=200))
+    return build_report(
+        config=ReportConfig(gosh_subsets=2000, spec_max=60, spec_boot=20, permutations=200)
+    )
 
 
 def test_every_section_present_and_none_failed(bundled_report):
@@ -184,7 +186,17 @@ def test_help_documents_every_flag():
     from rlmeta.cli import app
 
     out = CliRunner().invoke(app, ["report", "--help"]).output
-    for flag in ("--output", "--config", "--measure", "--rho", "--method", "--test", "--seed", "--title", "--quiet"):
+    for flag in (
+        "--output",
+        "--config",
+        "--measure",
+        "--rho",
+        "--method",
+        "--test",
+        "--seed",
+        "--title",
+        "--quiet",
+    ):
         assert flag in out
 
 
@@ -195,10 +207,22 @@ def _two_runs(tmp_path):
 
     rng = np.random.default_rng(3)
     rl, base = {}, {}
-    for task, (n, p0, d) in {"gsm8k": (120, 0.5, 0.1), "arc": (100, 0.6, 0.0), "mmlu": (150, 0.45, 0.05)}.items():
+    for task, (n, p0, d) in {
+        "gsm8k": (120, 0.5, 0.1),
+        "arc": (100, 0.6, 0.0),
+        "mmlu": (150, 0.45, 0.05),
+    }.items():
         latent = rng.normal(size=n)
-        base[task] = (latent + rng.normal(scale=0.8, size=n) < np.quantile(latent, p0)).astype(float).tolist()
-        rl[task] = (latent + rng.normal(scale=0.8, size=n) < np.quantile(latent, p0 + d)).astype(float).tolist()
+        base[task] = (
+            (latent + rng.normal(scale=0.8, size=n) < np.quantile(latent, p0))
+            .astype(float)
+            .tolist()
+        )
+        rl[task] = (
+            (latent + rng.normal(scale=0.8, size=n) < np.quantile(latent, p0 + d))
+            .astype(float)
+            .tolist()
+        )
     evalgen.lm_eval_v043(tmp_path / "rl", "org/rl-7b", rl)
     evalgen.lm_eval_v043(tmp_path / "base", "org/base-7b", base)
     return tmp_path / "rl", tmp_path / "base", rl, base
@@ -217,7 +241,9 @@ def test_report_from_two_harness_runs_pairs_items(tmp_path):
     diff = 100 * (np.mean(rl["gsm8k"]) - np.mean(base["gsm8k"]))
     assert f"{diff / 100:.4f}" in html
     headline = next(s for s in rep.sections if s.id == "headline")
-    assert any("not available" in str(b.content) for b in headline.blocks)  # one comparison: no multilevel model
+    assert any(
+        "not available" in str(b.content) for b in headline.blocks
+    )  # one comparison: no multilevel model
     with pytest.raises(rm.ConfigError, match="both rl= and baseline="):
         build_report(rl=str(rl_dir), config=cfg)
 
@@ -227,9 +253,19 @@ def test_report_from_long_layout_csv(tmp_path):
     rows = []
     for _, r in w.iterrows():
         for arm in ("rl", "baseline"):
-            rows.append({"study_id": r["study_id"], "comparison_id": r["comparison_id"], "benchmark": r["benchmark"],
-                         "metric": r["metric"], "arm": arm, "score": r[f"{arm}_score"], "n": r["n_items"],
-                         "score_scale": r["score_scale"], "higher_is_better": r["higher_is_better"]})
+            rows.append(
+                {
+                    "study_id": r["study_id"],
+                    "comparison_id": r["comparison_id"],
+                    "benchmark": r["benchmark"],
+                    "metric": r["metric"],
+                    "arm": arm,
+                    "score": r[f"{arm}_score"],
+                    "n": r["n_items"],
+                    "score_scale": r["score_scale"],
+                    "higher_is_better": r["higher_is_better"],
+                }
+            )
     path = tmp_path / "long.csv"
     import pandas as pd
 

@@ -104,14 +104,27 @@ def test_published_konstantopoulos(mv_fits):
     assert round(cr1["se"], 4) == 0.0845 and round(cr1["stat"], 4) == 2.1859
     assert cr1["df"] == 10 and round(cr1["pval"], 4) == 0.0537
     cr2 = res.robust("district").to_frame().iloc[0]
-    assert round(cr2["stat"], 4) == 2.1870 and round(cr2["df"], 2) == 9.86 and round(cr2["pval"], 4) == 0.0540
+    assert (
+        round(cr2["stat"], 4) == 2.1870
+        and round(cr2["df"], 2) == 9.86
+        and round(cr2["pval"], 4) == 0.0540
+    )
 
 
 def test_result_api(mv_fits):
     rob = mv_fits["g3_small_REML_z_mods"].robust("study")
     d = rob.to_dict()
     assert d["n_clusters"] == 12 and d["adjust"] == "CR2" and len(d["coefficients"]) == 4
-    assert set(d["coefficients"][0]) == {"term", "estimate", "se", "stat", "df", "pval", "ci_low", "ci_high"}
+    assert set(d["coefficients"][0]) == {
+        "term",
+        "estimate",
+        "se",
+        "stat",
+        "df",
+        "pval",
+        "ci_low",
+        "ci_high",
+    }
     assert "HTZ" in rob.summary() and "<div>" in rob._repr_html_()
     assert rob.vcov.shape == (4, 4)
 

@@ -12,7 +12,11 @@ import rlmeta.bias
 import rlmeta.sensitivity
 
 MODULES = sorted(
-    {m.name for pkg in (rlmeta.sensitivity, rlmeta.bias) for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + ".")}
+    {
+        m.name
+        for pkg in (rlmeta.sensitivity, rlmeta.bias)
+        for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + ".")
+    }
     | {"rlmeta.sensitivity", "rlmeta.bias"}
 )
 

@@ -23,7 +23,9 @@ SMALL = EFF[EFF["study_id"].isin(EFF["study_id"].unique()[:4])].reset_index(drop
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as lc:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as lc:
         with distributed.Client(lc) as c:
             yield c
 
@@ -53,8 +55,13 @@ def test_permutation_identical(client):
 
 
 def test_speccurve_and_null_identical(client):
-    ch = {"measure": ["RD", "AS"], "method": ["REML", "DL"], "test": ["z", "knha"], "judge_based": ["all", False],
-          "outliers": ["none", "influential"]}
+    ch = {
+        "measure": ["RD", "AS"],
+        "method": ["REML", "DL"],
+        "test": ["z", "knha"],
+        "judge_based": ["all", False],
+        "outliers": ["none", "influential"],
+    }
     data = rm.datasets.load_rl_llm_studies()
     a = specification_curve(data, ch, quiet=True)
     b = specification_curve(data, ch, engine=client, quiet=True)
@@ -79,7 +86,11 @@ def _double(shared, t):
 def test_map_chunks_scheduler_address_and_errors(client):
     addr = client.scheduler.address
     assert map_chunks(_double, {"x": 2}, [1, 2, 3], engine=addr, quiet=True) == [2, 4, 6]
-    assert map_chunks(_double, {"x": 2}, [1, 2, 3], engine="dask", quiet=True) == [2, 4, 6]  # current client
+    assert map_chunks(_double, {"x": 2}, [1, 2, 3], engine="dask", quiet=True) == [
+        2,
+        4,
+        6,
+    ]  # current client
     with pytest.raises(ConfigError):
         check_engine("threads")
 
@@ -102,7 +113,9 @@ def test_repeated_sweeps_on_one_client(client, monkeypatch):
     monkeypatch.setattr(client, "scatter", recording_scatter)
     ref = gosh(res, chunk_size=100, quiet=True).to_frame()
     for _ in range(12):
-        pd.testing.assert_frame_equal(gosh(res, chunk_size=100, engine=client, quiet=True).to_frame(), ref)
+        pd.testing.assert_frame_equal(
+            gosh(res, chunk_size=100, engine=client, quiet=True).to_frame(), ref
+        )
     assert len(keys) == 12 and len(set(keys)) == 12
 
 
@@ -111,10 +124,13 @@ def process_client():
     """Two worker *processes*: chunks and results are pickled, as on a real cluster."""
     root = str(Path(__file__).resolve().parents[1])
     old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([root, *([old] if old else [])])  # workers import rlmeta
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [root, *([old] if old else [])]
+    )  # workers import rlmeta
     try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as lc:
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as lc:
             with distributed.Client(lc) as c:
                 yield c
     finally:

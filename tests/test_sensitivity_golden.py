@@ -27,8 +27,14 @@ def data(name: str, rows=None) -> pd.DataFrame:
 
 def fit(case, d=None, **kw):
     d = data(case["dataset"]) if d is None else d
-    return rm.meta_analysis(d, method=case["method"], test=case.get("test", "z"), mods=case.get("mods") or None,
-                            weights=case.get("weights") or None, **kw)
+    return rm.meta_analysis(
+        d,
+        method=case["method"],
+        test=case.get("test", "z"),
+        mods=case.get("mods") or None,
+        weights=case.get("weights") or None,
+        **kw,
+    )
 
 
 def tol(case):
@@ -36,7 +42,9 @@ def tol(case):
 
 
 def _id(case):
-    return "-".join(str(case.get(k)) for k in ("dataset", "method", "test", "mods") if case.get(k) is not None)
+    return "-".join(
+        str(case.get(k)) for k in ("dataset", "method", "test", "mods") if case.get(k) is not None
+    )
 
 
 @pytest.mark.parametrize("case", GOLD["leave1out"], ids=_id)
@@ -44,7 +52,19 @@ def test_leave1out(case):
     res = fit(case)
     f = leave_one_out(res).to_frame()
     t = tol(case)
-    for col in ("estimate", "se", "stat", "pval", "ci_low", "ci_high", "q", "q_pval", "tau2", "i2", "h2"):
+    for col in (
+        "estimate",
+        "se",
+        "stat",
+        "pval",
+        "ci_low",
+        "ci_high",
+        "q",
+        "q_pval",
+        "tau2",
+        "i2",
+        "h2",
+    ):
         close(f[col], case[col], t, atol=1e-10, what=col)
     assert (f["k"] == res.k - 1).all()
     cl = leave_one_out(res, cluster="cl").to_frame()
@@ -59,7 +79,19 @@ def test_cumul(case):
     f = cumulative(res, order=case["order"]).to_frame()
     assert f["label"].tolist() == case["slab"]
     t = tol(case)
-    for col in ("estimate", "se", "stat", "pval", "ci_low", "ci_high", "q", "q_pval", "tau2", "i2", "h2"):
+    for col in (
+        "estimate",
+        "se",
+        "stat",
+        "pval",
+        "ci_low",
+        "ci_high",
+        "q",
+        "q_pval",
+        "tau2",
+        "i2",
+        "h2",
+    ):
         close(f[col], case[col], t, atol=1e-10, what=col)
     assert f["k"].tolist() == list(range(1, len(d) + 1))
 
@@ -73,7 +105,13 @@ def test_influence(case):
     for col in ("rstudent", "dffits", "cooks_d", "cov_r", "tau2_del", "qe_del", "hat", "weight"):
         close(f[col], case[col], t, atol=1e-9, what=col)
     for j, term in enumerate(res.terms):
-        close(f[f"dfbetas_{term}"], list(case["dfbetas"].values())[j], t, atol=1e-9, what=f"dfbetas {term}")
+        close(
+            f[f"dfbetas_{term}"],
+            list(case["dfbetas"].values())[j],
+            t,
+            atol=1e-9,
+            what=f"dfbetas {term}",
+        )
     assert f["influential"].tolist() == case["is_infl"]
     b = baujat(res).to_frame()
     close(b["x"], case["baujat_x"], t, atol=1e-10, what="baujat x")

@@ -32,7 +32,9 @@ def test_loo_and_influence_follow_the_order(d, method):
     a = rm.meta_analysis(yi=yi, vi=vi, method=method)
     b = rm.meta_analysis(yi=yi[perm], vi=vi[perm], method=method)
     la, lb = leave_one_out(a).to_frame(), leave_one_out(b).to_frame()
-    np.testing.assert_allclose(la["estimate"].to_numpy()[perm], lb["estimate"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        la["estimate"].to_numpy()[perm], lb["estimate"], rtol=1e-6, atol=1e-9
+    )
     ia, ib = influence(a).to_frame(), influence(b).to_frame()
     np.testing.assert_allclose(ia["cooks_d"].to_numpy()[perm], ib["cooks_d"], rtol=1e-5, atol=1e-8)
     assert ia["influential"].to_numpy()[perm].tolist() == ib["influential"].tolist()
@@ -44,11 +46,16 @@ def test_sign_flip_symmetries(d):
     yi, vi, _ = d
     a = rm.meta_analysis(yi=yi, vi=vi)
     b = rm.meta_analysis(yi=-yi, vi=vi)
-    pa, pb = permutation_test(a, exact=True, quiet=True), permutation_test(b, exact=True, quiet=True)
+    pa, pb = (
+        permutation_test(a, exact=True, quiet=True),
+        permutation_test(b, exact=True, quiet=True),
+    )
     assert pa.to_frame()["perm_pval"][0] == pb.to_frame()["perm_pval"][0]
     assert 1 / 2 ** len(yi) <= pa.qm_pval <= 1
     ea, eb = egger_test(a), egger_test(b)
-    np.testing.assert_allclose([ea.intercept, ea.slope], [-eb.intercept, -eb.slope], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(
+        [ea.intercept, ea.slope], [-eb.intercept, -eb.slope], rtol=1e-5, atol=1e-8
+    )
     np.testing.assert_allclose(ea.pval, eb.pval, rtol=1e-5)
     ta, tb = trim_and_fill(a, side="left"), trim_and_fill(b, side="right")
     assert ta.k0 == tb.k0
@@ -66,7 +73,11 @@ def test_gosh_full_subset_is_the_model(d, method):
     f = g.to_frame()
     assert len(f) == 2 ** len(yi) - 1 and g.membership.sum(1).tolist() == f["k"].tolist()
     last = f.iloc[-1]
-    np.testing.assert_allclose([last["estimate"], last["tau2"], last["q"]], [res.beta.iloc[0], res.tau2 if res.random
-                                                                              else 0.0, res.q], rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(
+        [last["estimate"], last["tau2"], last["q"]],
+        [res.beta.iloc[0], res.tau2 if res.random else 0.0, res.q],
+        rtol=1e-6,
+        atol=1e-10,
+    )
     singles = f[f["k"] == 1]
     np.testing.assert_allclose(np.sort(singles["estimate"]), np.sort(yi), rtol=1e-12)

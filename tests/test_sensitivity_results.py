@@ -22,8 +22,12 @@ EFF = rm.effect_sizes(rm.datasets.load_rl_llm_studies(), measure="RD")
 def _results():
     res = rm.meta_analysis(BCG)
     reg = rm.meta_analysis(BCG, mods="~ x1")
-    sc = rm.specification_curve(rm.datasets.load_rl_llm_studies(), {"measure": ["RD"], "method": ["REML", "DL"]},
-                                n_boot=5, quiet=True)
+    sc = rm.specification_curve(
+        rm.datasets.load_rl_llm_studies(),
+        {"measure": ["RD"], "method": ["REML", "DL"]},
+        n_boot=5,
+        quiet=True,
+    )
     return {
         "leave_one_out": rm.leave_one_out(res),
         "cumulative": rm.cumulative(res, order="year"),
@@ -63,15 +67,71 @@ def test_result_protocol(name):
 
 def test_contract_columns():
     exp = {
-        "leave_one_out": ["left_out", "k", "estimate", "se", "stat", "pval", "ci_low", "ci_high", "q", "q_pval",
-                          "tau2", "i2", "h2"],
-        "cumulative": ["label", "order_value", "k", "estimate", "se", "ci_low", "ci_high", "pval", "q", "tau2", "i2"],
-        "influence": ["label", "rstudent", "dffits", "cooks_d", "cov_r", "tau2_del", "qe_del", "hat", "weight",
-                      "influential", "dfbetas_intercept", "dfbetas_x1"],
+        "leave_one_out": [
+            "left_out",
+            "k",
+            "estimate",
+            "se",
+            "stat",
+            "pval",
+            "ci_low",
+            "ci_high",
+            "q",
+            "q_pval",
+            "tau2",
+            "i2",
+            "h2",
+        ],
+        "cumulative": [
+            "label",
+            "order_value",
+            "k",
+            "estimate",
+            "se",
+            "ci_low",
+            "ci_high",
+            "pval",
+            "q",
+            "tau2",
+            "i2",
+        ],
+        "influence": [
+            "label",
+            "rstudent",
+            "dffits",
+            "cooks_d",
+            "cov_r",
+            "tau2_del",
+            "qe_del",
+            "hat",
+            "weight",
+            "influential",
+            "dfbetas_intercept",
+            "dfbetas_x1",
+        ],
         "baujat": ["label", "x", "y"],
         "gosh": ["estimate", "se", "i2", "tau2", "q", "k", "cluster"],
-        "estimator_sweep": ["method", "test", "estimate", "se", "ci_low", "ci_high", "pval", "tau2", "i2"],
-        "specification_curve": ["spec_id", "estimate", "se", "ci_low", "ci_high", "pval", "k", "significant"],
+        "estimator_sweep": [
+            "method",
+            "test",
+            "estimate",
+            "se",
+            "ci_low",
+            "ci_high",
+            "pval",
+            "tau2",
+            "i2",
+        ],
+        "specification_curve": [
+            "spec_id",
+            "estimate",
+            "se",
+            "ci_low",
+            "ci_high",
+            "pval",
+            "k",
+            "significant",
+        ],
         "funnel_data": ["yi", "sei", "label"],
     }
     for name, cols in exp.items():
@@ -94,7 +154,9 @@ def test_gosh_clustering():
     assert cs["n_subsets"].sum() == 255
     ei = g.effect_influence()
     assert len(ei) == 8 * 3 and (ei["share_overall"] == 128 / 255).all()
-    gm = rm.gosh(rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", seed=1, quiet=True)  # BIC picks 1-5 components
+    gm = rm.gosh(
+        rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", seed=1, quiet=True
+    )  # BIC picks 1-5 components
     assert (gm.to_frame()["cluster"] >= 0).all()
     gm = rm.gosh(rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", n_clusters=2, seed=1, quiet=True)
     same = rm.gosh(rm.meta_analysis(BCG.iloc[:8]), cluster="gmm", n_clusters=2, seed=1, quiet=True)
@@ -125,9 +187,13 @@ def test_permutation_approximate_close_to_exact():
     ap = rm.permutation_test(res, n=4000, seed=1, quiet=True)
     assert not ap.exact and ap.n_perm == 4000
     assert abs(ap.qm_pval - ex.qm_pval) < 0.02
-    assert ap.qm_dist[0] == pytest.approx(res.qm)  # first permutation is the observed data (metafor)
+    assert ap.qm_dist[0] == pytest.approx(
+        res.qm
+    )  # first permutation is the observed data (metafor)
     small = rm.meta_analysis(BCG.iloc[:6])
-    assert rm.permutation_test(small, n=1000, quiet=True).exact  # 2^6 <= 1000: exact (metafor's rule)
+    assert rm.permutation_test(
+        small, n=1000, quiet=True
+    ).exact  # 2^6 <= 1000: exact (metafor's rule)
     assert not rm.permutation_test(small, n=1000, exact=False, quiet=True).exact
     with pytest.raises(ModelError):
         rm.permutation_test(rm.meta_analysis(EFF), exact=True, quiet=True)

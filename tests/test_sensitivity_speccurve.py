@@ -49,15 +49,28 @@ def _by_hand(row, rules=None):
     res = rm.meta_analysis(eff, method=row["method"], test=row["test"])
     if row["outliers"] != "none":
         inf = influence(res).to_frame()
-        drop = inf["influential"] if row["outliers"] == "influential" else inf["rstudent"].abs() > 2.5
-        res = rm.meta_analysis(eff[~drop.to_numpy()].reset_index(drop=True), method=row["method"], test=row["test"])
+        drop = (
+            inf["influential"] if row["outliers"] == "influential" else inf["rstudent"].abs() > 2.5
+        )
+        res = rm.meta_analysis(
+            eff[~drop.to_numpy()].reset_index(drop=True), method=row["method"], test=row["test"]
+        )
     return res
 
 
 def test_size_and_contract(big):
     f = big.to_frame()
     assert big.n_specs >= 1000
-    assert list(f.columns[:8]) == ["spec_id", "estimate", "se", "ci_low", "ci_high", "pval", "k", "significant"]
+    assert list(f.columns[:8]) == [
+        "spec_id",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "pval",
+        "k",
+        "significant",
+    ]
     for name in BIG:
         assert name in f.columns
     # rho only varies for the risk difference
@@ -79,9 +92,13 @@ def test_every_independent_spec_matches_meta_analysis(big):
         res = _by_hand(row)
         tab = res.to_frame().iloc[0]
         assert row["k"] == res.k
-        close([row["estimate"], row["se"], row["ci_low"], row["ci_high"]],
-              [tab["estimate"], tab["se"], tab["ci_low"], tab["ci_high"]], ITERATIVE, atol=1e-10,
-              what=str(row.to_dict()))
+        close(
+            [row["estimate"], row["se"], row["ci_low"], row["ci_high"]],
+            [tab["estimate"], tab["se"], tab["ci_low"], tab["ci_high"]],
+            ITERATIVE,
+            atol=1e-10,
+            what=str(row.to_dict()),
+        )
         close(row["pval"], tab["pval"], ITERATIVE, atol=1e-12)
         close(row["tau2"], res.tau2 if res.random else 0.0, ITERATIVE, atol=1e-10)
 
@@ -105,8 +122,16 @@ class _FakeResult:
         self.est = est
 
     def to_frame(self):
-        return pd.DataFrame({"term": ["intercept"], "estimate": [self.est], "se": [0.01], "pval": [0.5],
-                             "ci_low": [self.est - 0.02], "ci_high": [self.est + 0.02]})
+        return pd.DataFrame(
+            {
+                "term": ["intercept"],
+                "estimate": [self.est],
+                "se": [0.01],
+                "pval": [0.5],
+                "ci_low": [self.est - 0.02],
+                "ci_high": [self.est + 0.02],
+            }
+        )
 
 
 def test_dependence_models_called_when_present(monkeypatch):
@@ -120,8 +145,16 @@ def test_dependence_models_called_when_present(monkeypatch):
     mod.fit_multilevel = fit_multilevel
     mod.__spec__ = importlib.machinery.ModuleSpec("rlmeta.meta.multilevel", None)
     monkeypatch.setitem(sys.modules, "rlmeta.meta.multilevel", mod)
-    sc = specification_curve(DATA, {"measure": ["RD"], "method": ["REML"], "dependence": ["independent", "3-level"],
-                                    "judge_based": ["all", False]}, quiet=True)
+    sc = specification_curve(
+        DATA,
+        {
+            "measure": ["RD"],
+            "method": ["REML"],
+            "dependence": ["independent", "3-level"],
+            "judge_based": ["all", False],
+        },
+        quiet=True,
+    )
     f = sc.to_frame()
     ml = f[f["dependence"] == "3-level"]
     assert (ml["status"] == "ok").all() and (ml["estimate"] == 1.0).all()
@@ -130,11 +163,15 @@ def test_dependence_models_called_when_present(monkeypatch):
 
 
 def test_filters_labels_and_callables():
-    sc = specification_curve(DATA, {
-        "measure": "RD",
-        "rl_family": {"all": None, "online": ["PPO", "GRPO"]},
-        "year": [None, lambda fr: fr["year"] >= 2024],
-    }, quiet=True)
+    sc = specification_curve(
+        DATA,
+        {
+            "measure": "RD",
+            "rl_family": {"all": None, "online": ["PPO", "GRPO"]},
+            "year": [None, lambda fr: fr["year"] >= 2024],
+        },
+        quiet=True,
+    )
     f = sc.to_frame()
     assert f["rl_family"].tolist() == ["all", "all", "online", "online"]
     assert f["year"].tolist() == ["all", "<lambda>", "all", "<lambda>"]
@@ -145,7 +182,9 @@ def test_filters_labels_and_callables():
 
 
 def test_too_few_effects_and_errors():
-    sc = specification_curve(DATA, {"measure": ["RD"], "rl_family": ["SimPO", "nope"]}, min_k=7, quiet=True)
+    sc = specification_curve(
+        DATA, {"measure": ["RD"], "rl_family": ["SimPO", "nope"]}, min_k=7, quiet=True
+    )
     f = sc.to_frame()
     assert f["status"].str.startswith("too few effects").all()
     with pytest.raises(ConfigError, match="neither"):
@@ -160,13 +199,21 @@ def test_too_few_effects_and_errors():
 def test_effects_table_input_uses_given_yi():
     eff = rm.effect_sizes(DATA, measure="RD")
     sc = specification_curve(eff, {"method": ["REML", "DL"]}, quiet=True)
-    close(sc.to_frame()["estimate"], [rm.meta_analysis(eff, method=m).beta.iloc[0] for m in ("REML", "DL")],
-          ITERATIVE)
+    close(
+        sc.to_frame()["estimate"],
+        [rm.meta_analysis(eff, method=m).beta.iloc[0] for m in ("REML", "DL")],
+        ITERATIVE,
+    )
 
 
 @pytest.mark.parametrize("kind", ["bootstrap", "sign-flip"])
 def test_null_test_reproducible(kind):
-    ch = {"measure": ["RD", "AS"], "method": ["REML", "DL"], "test": ["z", "knha"], "judge_based": ["all", False]}
+    ch = {
+        "measure": ["RD", "AS"],
+        "method": ["REML", "DL"],
+        "test": ["z", "knha"],
+        "judge_based": ["all", False],
+    }
     sc = specification_curve(DATA, ch, quiet=True)
     a = sc.test_null(20, kind=kind, seed=5, quiet=True)
     b = sc.test_null(20, kind=kind, seed=5, quiet=True, chunk_size=7)
@@ -176,8 +223,10 @@ def test_null_test_reproducible(kind):
     for p in a.pval.values():
         assert 1 / 21 <= p <= 1
     assert a.null_curves.shape == (20, 16)
-    np.testing.assert_array_equal(a.null_stats.to_numpy(), sc.test_null(20, kind=kind, seed=5, quiet=True)
-                                  .null_stats.to_numpy())
+    np.testing.assert_array_equal(
+        a.null_stats.to_numpy(),
+        sc.test_null(20, kind=kind, seed=5, quiet=True).null_stats.to_numpy(),
+    )
     assert not np.array_equal(a.null_stats.to_numpy(), c.null_stats.to_numpy())
     assert b.n_iter == 20  # other chunking: same size, its own per-chunk seeds
     assert a.to_json() and "null" in a.summary()
@@ -187,7 +236,9 @@ def test_null_test_reproducible(kind):
 
 
 def test_null_test_via_n_boot():
-    sc = specification_curve(DATA, {"measure": ["RD"], "method": ["REML", "DL"]}, n_boot=10, seed=1, quiet=True)
+    sc = specification_curve(
+        DATA, {"measure": ["RD"], "method": ["REML", "DL"]}, n_boot=10, seed=1, quiet=True
+    )
     assert sc.null_test is not None and sc.null_test.n_iter == 10
     assert "null" in sc.summary()
 
@@ -197,10 +248,17 @@ def test_null_bootstrap_under_true_null_is_not_significant():
     k = 60
     vi = rng.uniform(0.01, 0.05, k)
     y = rng.normal(0, np.sqrt(vi + 0.01))
-    y -= rm.meta_analysis(yi=y, vi=vi).beta.iloc[0]  # observed curve centred at 0: nothing to detect
-    eff = pd.DataFrame({"yi": y, "vi": vi, "study_id": np.repeat(np.arange(20), 3), "grp": np.tile(["a", "b"], 30)})
-    sc = specification_curve(eff, {"method": ["REML", "DL", "EE"], "test": ["z", "knha"], "grp": ["all", "a", "b"]},
-                             quiet=True)
+    y -= rm.meta_analysis(yi=y, vi=vi).beta.iloc[
+        0
+    ]  # observed curve centred at 0: nothing to detect
+    eff = pd.DataFrame(
+        {"yi": y, "vi": vi, "study_id": np.repeat(np.arange(20), 3), "grp": np.tile(["a", "b"], 30)}
+    )
+    sc = specification_curve(
+        eff,
+        {"method": ["REML", "DL", "EE"], "test": ["z", "knha"], "grp": ["all", "a", "b"]},
+        quiet=True,
+    )
     nt = sc.test_null(100, seed=2, quiet=True)
     assert nt.pval["median"] > 0.2
     assert nt.pval["share_significant"] > 0.2

@@ -28,8 +28,14 @@ def runs() -> pd.DataFrame:
     lr = np.repeat([1e-6, 1e-5, 1e-4], 8)
     kl = np.tile(np.repeat([0.01, 0.1], 4), 3)
     sd = 0.02 * np.exp(0.5 * (np.log10(lr) + 5))
-    return pd.DataFrame({"lr": lr, "log10_lr": np.log10(lr), "kl": kl,
-                         "acc": 0.6 + 0.01 * np.log10(lr) + rng.normal(size=lr.size) * sd})
+    return pd.DataFrame(
+        {
+            "lr": lr,
+            "log10_lr": np.log10(lr),
+            "kl": kl,
+            "acc": 0.6 + 0.01 * np.log10(lr) + rng.normal(size=lr.size) * sd,
+        }
+    )
 
 
 def test_setting_summary_closed_form(runs):
@@ -39,8 +45,12 @@ def test_setting_summary_closed_form(runs):
         y = runs.loc[(runs.lr == row.lr) & (runs.kl == row.kl), "acc"].to_numpy()
         t = stats.t.ppf(0.95, len(y) - 1)
         se = y.std(ddof=1) / np.sqrt(len(y))
-        assert (row.n, row.mean, row.sd, row.se) == pytest.approx((len(y), y.mean(), y.std(ddof=1), se), rel=1e-12)
-        assert (row.ci_low, row.ci_high) == pytest.approx((y.mean() - t * se, y.mean() + t * se), rel=1e-12)
+        assert (row.n, row.mean, row.sd, row.se) == pytest.approx(
+            (len(y), y.mean(), y.std(ddof=1), se), rel=1e-12
+        )
+        assert (row.ci_low, row.ci_high) == pytest.approx(
+            (y.mean() - t * se, y.mean() + t * se), rel=1e-12
+        )
     single = setting_summary(pd.DataFrame({"s": ["a", "a", "b"], "y": [1.0, 2.0, 3.0]}), "y", "s")
     assert np.isnan(single.loc[1, ["sd", "se", "ci_low", "ci_high"]].astype(float)).all()
 
@@ -54,7 +64,9 @@ def test_variance_tests_match_scipy(runs):
     np.testing.assert_allclose(tests["pval"], [bf.pvalue, lv.pvalue], rtol=1e-12)
     assert tests[["df1", "df2"]].iloc[0].tolist() == [2, 21]
     # settings with one run are left out
-    extra = pd.concat([runs, pd.DataFrame({"lr": [1e-3], "log10_lr": [-3.0], "kl": [0.1], "acc": [0.5]})])
+    extra = pd.concat(
+        [runs, pd.DataFrame({"lr": [1e-3], "log10_lr": [-3.0], "kl": [0.1], "acc": [0.5]})]
+    )
     assert variance_tests(extra, "acc", "lr")["n_groups"].iloc[0] == 3
 
 
@@ -67,10 +79,14 @@ def test_ml_constant_scale_equals_ols(runs):
     n = len(y)
     s2 = rss / n  # ML variance
     np.testing.assert_allclose(fit.mean_table["estimate"], b, rtol=1e-7)
-    np.testing.assert_allclose(fit.mean_table["se"], np.sqrt(np.diag(s2 * np.linalg.inv(X.T @ X))), rtol=1e-6)
+    np.testing.assert_allclose(
+        fit.mean_table["se"], np.sqrt(np.diag(s2 * np.linalg.inv(X.T @ X))), rtol=1e-6
+    )
     assert fit.scale_table["estimate"].iloc[0] == pytest.approx(0.5 * np.log(s2), rel=1e-7)
     assert fit.scale_table["se"].iloc[0] == pytest.approx(np.sqrt(1 / (2 * n)), rel=1e-6)
-    assert fit.loglik == pytest.approx(float(stats.norm.logpdf(y, X @ b, np.sqrt(s2)).sum()), rel=1e-10)
+    assert fit.loglik == pytest.approx(
+        float(stats.norm.logpdf(y, X @ b, np.sqrt(s2)).sum()), rel=1e-10
+    )
     assert fit.lr_test == {}
 
 
@@ -87,11 +103,22 @@ def test_ml_grouped_scale_closed_form():
     est = fit.scale_table["estimate"].to_numpy()
     np.testing.assert_allclose(est, [ls["a"], ls["b"] - ls["a"], ls["c"] - ls["a"]], rtol=1e-6)
     se = fit.scale_table["se"].to_numpy()
-    np.testing.assert_allclose(se, np.sqrt([1 / (2 * n["a"]), 1 / (2 * n["a"]) + 1 / (2 * n["b"]),
-                                            1 / (2 * n["a"]) + 1 / (2 * n["c"])]), rtol=1e-6)
+    np.testing.assert_allclose(
+        se,
+        np.sqrt(
+            [
+                1 / (2 * n["a"]),
+                1 / (2 * n["a"]) + 1 / (2 * n["b"]),
+                1 / (2 * n["a"]) + 1 / (2 * n["c"]),
+            ]
+        ),
+        rtol=1e-6,
+    )
     np.testing.assert_allclose(fit.scale_table["sd_ratio"], np.exp(est))
     # LR test of the scale predictors by hand: 2 * (ll_full - ll_constant)
-    ll_full = sum(stats.norm.logpdf(y[g == k], y[g == k].mean(), np.sqrt(ss[k])).sum() for k in "abc")
+    ll_full = sum(
+        stats.norm.logpdf(y[g == k], y[g == k].mean(), np.sqrt(ss[k])).sum() for k in "abc"
+    )
     means = df.groupby("g")["y"].transform("mean").to_numpy()
     s0 = ((y - means) ** 2).mean()
     ll0 = stats.norm.logpdf(y, means, np.sqrt(s0)).sum()
@@ -103,14 +130,20 @@ def test_ml_analytic_derivatives_match_numerical(runs):
     fit = location_scale(runs, "acc ~ log10_lr", "~ log10_lr + kl")
     model = fit.model.model
     p = fit.model.params + 0.05  # away from the optimum
-    np.testing.assert_allclose(model.score(p), approx_fprime(p, model.loglike, centered=True), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(model.hessian(p), approx_hess(p, model.loglike), rtol=1e-3, atol=1e-2)
+    np.testing.assert_allclose(
+        model.score(p), approx_fprime(p, model.loglike, centered=True), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        model.hessian(p), approx_hess(p, model.loglike), rtol=1e-3, atol=1e-2
+    )
     assert np.abs(model.score(fit.model.params)).max() < 1e-4  # optimum reached
     assert fit.converged
 
 
 def test_log_sd_method_closed_form(runs):
-    fit = location_scale(runs, "acc ~ 1", "~ log10_lr", method="log_sd", by=["log10_lr", "kl"], meta_method="FE")
+    fit = location_scale(
+        runs, "acc ~ 1", "~ log10_lr", method="log_sd", by=["log10_lr", "kl"], meta_method="FE"
+    )
     tab = setting_summary(runs, "acc", ["log10_lr", "kl"])
     yi = np.log(tab.sd) + 1 / (2 * (tab.n - 1))
     vi = 1 / (2 * (tab.n - 1))
@@ -135,7 +168,9 @@ def test_stability_on_simulated_sweep_recovers_variance_effect():
     assert "one mean per setting" in st.summary()
     d = st.to_dict()
     assert d["location_scale"]["method"] == "ml" and len(d["settings"]) == 25
-    st2 = stability(sweep, "true_logit", by=["log10_learning_rate", "reward_calibration"], method="log_sd")
+    st2 = stability(
+        sweep, "true_logit", by=["log10_learning_rate", "reward_calibration"], method="log_sd"
+    )
     row2 = st2.model.scale_table.set_index("term").loc["log10_learning_rate"]
     assert row2["ci_low"] < 0.6 < row2["ci_high"]
 

@@ -500,8 +500,9 @@ def _json_runs(path: Path, file: str | None, *, lines: bool) -> pd.DataFrame:
         recs = list(enumerate(data, start=1))
     for row, rec in recs:
         if not isinstance(rec, dict):
-            raise ReaderError(f"expected one object per run, got {type(rec).__name__}", file=file,
-                              row=row)
+            raise ReaderError(
+                f"expected one object per run, got {type(rec).__name__}", file=file, row=row
+            )
     return pd.DataFrame.from_records([rec for _, rec in recs])
 
 

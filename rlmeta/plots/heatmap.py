@@ -94,6 +94,10 @@ def _draw_heatmap(
             ax=ax,
             cbar_kws={"label": cbar_label or "", "shrink": 0.8},
             square=False,
+            # seaborn draws the figure once with its own (unclipped) tick labels; long
+            # labels then collapse constrained layout. We set clipped labels below.
+            xticklabels=False,
+            yticklabels=False,
         )
     for coll in ax.collections:
         coll.set_gid("heatmap-mesh")
