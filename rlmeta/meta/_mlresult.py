@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._result import ResultMixin, fmt_num, fmt_p, jsonable
+from .._result import fmt_num, jsonable
 from ..errors import ModelError
 from ._mlcore import FitInfo, Structure, fit_sigma2, level_stats
 from ._zeroin import R_UNIROOT_TOL, zeroin
@@ -17,9 +16,11 @@ from .formula import Design
 from .results import (
     AnovaResult,
     WaldTest,
+    _ModelResult,
     contrast_matrix,
     prediction_frame,
     selection_matrix,
+    summary_tail,
     wald_from,
 )
 
@@ -29,7 +30,7 @@ _EPS = np.finfo(float).eps
 
 
 @dataclass(eq=False)
-class MultilevelResult(ResultMixin):
+class MultilevelResult(_ModelResult):
     """A fitted multilevel (nested random-intercept) meta-analysis / meta-regression.
 
     Numbers follow metafor's ``rma.mv``; see :func:`rlmeta.meta.multilevel.fit_multilevel`.
@@ -77,24 +78,12 @@ class MultilevelResult(ResultMixin):
         return "/".join(str(c) for c in self.level_columns) or "V"
 
     @property
-    def X(self) -> np.ndarray:
-        return self.design.X
-
-    @property
-    def terms(self) -> list[str]:
-        return list(self.design.names)
-
-    @property
     def k(self) -> int:
         return len(self.yi)
 
     @property
     def p(self) -> int:
         return self.X.shape[1]
-
-    @property
-    def intercept_only(self) -> bool:
-        return self.terms == ["intercept"]
 
     @property
     def sigma2(self) -> np.ndarray:
@@ -174,31 +163,11 @@ class MultilevelResult(ResultMixin):
         t_df = float(np.min(self.ddf[np.any(Lm != 0, axis=0)])) if self.test == "t" else None
         return wald_from(self.ev.beta, self.ev.F, Lm, names, rhs, t_df=t_df)
 
-    @cached_property
-    def _omnibus(self) -> WaldTest:
-        return self.wald_test(btt=self.btt)
-
-    @property
-    def qm(self) -> float:
-        return self._omnibus.stat
-
-    @property
-    def qm_df(self) -> int:
-        return self._omnibus.df
-
-    @property
-    def qm_pval(self) -> float:
-        return self._omnibus.pval
-
     # ------------------------------------------------------------------ heterogeneity
     @property
     def q(self) -> float:
         """Cochran's Q for residual heterogeneity: ``y' P_V y`` with the known V (metafor's QE)."""
         return self.qe if self.k > self.p else 0.0
-
-    @property
-    def q_df(self) -> int:
-        return self.k - self.p
 
     @property
     def q_pval(self) -> float:
@@ -615,53 +584,7 @@ class MultilevelResult(ResultMixin):
             per = ", ".join(f"{n}: {v:.2f}%" for n, v in self.i2_levels.items())
             lines.append(f"Multilevel I^2: {self.i2:.2f}% ({per})")
             lines.append("")
-        lines.append(
-            "Test for Heterogeneity:" if self.intercept_only else "Test for Residual Heterogeneity:"
-        )
-        lines.append(
-            f"Q{'E' if not self.intercept_only else ''}(df = {self.q_df}) = {self.q:.4f}, p-val = {fmt_p(self.q_pval)}"
-        )
-        if not self.intercept_only:
-            om = self._omnibus
-            idx = ",".join(str(i + 1) for i in self.btt)
-            lines.append("")
-            lines.append(
-                f"Test of Moderators (coefficient{'s' if len(self.btt) > 1 else ''} {idx}):"
-            )
-            if om.test == "F":
-                lines.append(
-                    f"F(df1 = {om.df}, df2 = {om.ddf:g}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}"
-                )
-            else:
-                lines.append(f"QM(df = {om.df}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}")
-        lines.append("")
-        lines.append("Model Results:")
-        lines.append("")
-        tab = self.to_frame()
-        statname = "tval" if self.test == "t" else "zval"
-        show = pd.DataFrame(
-            {
-                "": tab["term"],
-                "estimate": tab["estimate"].map(lambda v: fmt_num(v, digits)),
-                "se": tab["se"].map(lambda v: fmt_num(v, digits)),
-                statname: tab["stat"].map(lambda v: fmt_num(v, digits)),
-                **({"df": tab["df"].map(lambda v: f"{v:g}")} if statname == "tval" else {}),
-                "pval": tab["pval"].map(fmt_p),
-                "ci_low": tab["ci_low"].map(lambda v: fmt_num(v, digits)),
-                "ci_high": tab["ci_high"].map(lambda v: fmt_num(v, digits)),
-            }
-        )
-        lines.append(show.to_string(index=False))
-        if self.intercept_only:
-            pi = self.pi
-            lines.append("")
-            lines.append(
-                f"Prediction interval ({self.level:.0%}): [{fmt_num(pi[0], digits)}, {fmt_num(pi[1], digits)}]"
-            )
-        for w in self.warnings:
-            lines.append(f"Warning: {w}")
-        if len(self.drop_log):
-            lines.append(f"Note: {len(self.drop_log)} row(s) excluded; see drop_log")
+        lines += summary_tail(self, digits, t_based=self.test == "t", show_pi=self.intercept_only)
         return "\n".join(lines)
 
 

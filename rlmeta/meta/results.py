@@ -190,8 +190,47 @@ def wald_from(
     return WaldTest(table, float(stat), m, t_df, pval, kind)
 
 
+class _ModelResult(ResultMixin):
+    """What univariate and multilevel results share: the design and the omnibus test.
+
+    Subclasses provide ``design``, ``k``, ``p``, ``btt`` and ``wald_test``.
+    """
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.design.X
+
+    @property
+    def terms(self) -> list[str]:
+        return list(self.design.names)
+
+    @property
+    def intercept_only(self) -> bool:
+        return self.terms == ["intercept"]
+
+    @property
+    def q_df(self) -> int:
+        return self.k - self.p
+
+    @cached_property
+    def _omnibus(self) -> WaldTest:
+        return self.wald_test(btt=self.btt)
+
+    @property
+    def qm(self) -> float:
+        return self._omnibus.stat
+
+    @property
+    def qm_df(self) -> int:
+        return self._omnibus.df
+
+    @property
+    def qm_pval(self) -> float:
+        return self._omnibus.pval
+
+
 @dataclass(eq=False)
-class MetaResult(ResultMixin):
+class MetaResult(_ModelResult):
     """A fitted fixed- or random-effects meta-analysis / meta-regression.
 
     Numbers follow metafor's ``rma.uni``; see :func:`rlmeta.meta_analysis`.
@@ -218,14 +257,6 @@ class MetaResult(ResultMixin):
 
     # ------------------------------------------------------------------ basics
     @property
-    def X(self) -> np.ndarray:
-        return self.design.X
-
-    @property
-    def terms(self) -> list[str]:
-        return list(self.design.names)
-
-    @property
     def k(self) -> int:
         return int(self.fit.k[0])
 
@@ -237,10 +268,6 @@ class MetaResult(ResultMixin):
     def random(self) -> bool:
         """True for a random-effects model (tau² estimated or fixed by the user)."""
         return self.method not in _MODEL_NAMES
-
-    @property
-    def intercept_only(self) -> bool:
-        return self.terms == ["intercept"]
 
     @property
     def beta(self) -> pd.Series:
@@ -284,10 +311,6 @@ class MetaResult(ResultMixin):
     @property
     def q(self) -> float:
         return float(self.fit.qe[0])
-
-    @property
-    def q_df(self) -> int:
-        return self.k - self.p
 
     @property
     def q_pval(self) -> float:
@@ -337,22 +360,6 @@ class MetaResult(ResultMixin):
         )
 
     # ------------------------------------------------------------------ omnibus test
-    @cached_property
-    def _omnibus(self) -> WaldTest:
-        return self.wald_test(btt=self.btt)
-
-    @property
-    def qm(self) -> float:
-        return self._omnibus.stat
-
-    @property
-    def qm_pval(self) -> float:
-        return self._omnibus.pval
-
-    @property
-    def qm_df(self) -> int:
-        return self._omnibus.df
-
     def _btt_index(self, btt) -> list[int]:
         if btt is None:
             return list(self.btt)
@@ -822,54 +829,12 @@ class MetaResult(ResultMixin):
                     f"R^2 (amount of heterogeneity accounted for):     {self.pseudo_r2:.2f}%"
                 )
         lines.append("")
-        qname = (
-            "Test for Heterogeneity" if self.intercept_only else "Test for Residual Heterogeneity"
+        lines += summary_tail(
+            self,
+            digits,
+            t_based=self.test in ("t", "knha", "adhoc"),
+            show_pi=self.intercept_only and self.random,
         )
-        lines.append(f"{qname}:")
-        lines.append(
-            f"Q{'E' if not self.intercept_only else ''}(df = {self.q_df}) = {self.q:.4f}, p-val = {fmt_p(self.q_pval)}"
-        )
-        if not self.intercept_only:
-            om = self._omnibus
-            idx = ",".join(str(i + 1) for i in self.btt)
-            lines.append("")
-            lines.append(
-                f"Test of Moderators (coefficient{'s' if len(self.btt) > 1 else ''} {idx}):"
-            )
-            if om.test == "F":
-                lines.append(
-                    f"F(df1 = {om.df}, df2 = {om.ddf:g}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}"
-                )
-            else:
-                lines.append(f"QM(df = {om.df}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}")
-        lines.append("")
-        lines.append("Model Results:")
-        lines.append("")
-        tab = self.to_frame()
-        statname = "tval" if self.test in ("t", "knha", "adhoc") else "zval"
-        show = pd.DataFrame(
-            {
-                "": tab["term"],
-                "estimate": tab["estimate"].map(lambda v: fmt_num(v, digits)),
-                "se": tab["se"].map(lambda v: fmt_num(v, digits)),
-                statname: tab["stat"].map(lambda v: fmt_num(v, digits)),
-                **({"df": tab["df"].map(lambda v: f"{v:g}")} if statname == "tval" else {}),
-                "pval": tab["pval"].map(fmt_p),
-                "ci_low": tab["ci_low"].map(lambda v: fmt_num(v, digits)),
-                "ci_high": tab["ci_high"].map(lambda v: fmt_num(v, digits)),
-            }
-        )
-        lines.append(show.to_string(index=False))
-        if self.intercept_only and self.random:
-            pi = self.pi
-            lines.append("")
-            lines.append(
-                f"Prediction interval ({self.level:.0%}): [{fmt_num(pi[0], digits)}, {fmt_num(pi[1], digits)}]"
-            )
-        for w in self.warnings:
-            lines.append(f"Warning: {w}")
-        if len(self.drop_log):
-            lines.append(f"Note: {len(self.drop_log)} row(s) excluded; see drop_log")
         return "\n".join(lines)
 
     def warn_if_needed(self) -> None:
@@ -881,3 +846,59 @@ class MetaResult(ResultMixin):
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+
+def summary_tail(res, digits: int, *, t_based: bool, show_pi: bool) -> list[str]:
+    """The lines of a metafor-style summary from the heterogeneity test to the end.
+
+    Shared by the univariate and the multilevel results, whose summaries differ only in
+    their header (tau^2 vs variance components). ``res`` needs ``intercept_only``, ``q``,
+    ``q_df``, ``q_pval``, ``btt``, ``_omnibus``, ``to_frame()``, ``pi``, ``level``,
+    ``warnings`` and ``drop_log``.
+    """
+    lines = [
+        "Test for Heterogeneity:" if res.intercept_only else "Test for Residual Heterogeneity:",
+        f"Q{'E' if not res.intercept_only else ''}(df = {res.q_df}) = {res.q:.4f}, "
+        f"p-val = {fmt_p(res.q_pval)}",
+    ]
+    if not res.intercept_only:
+        om = res._omnibus
+        idx = ",".join(str(i + 1) for i in res.btt)
+        lines += ["", f"Test of Moderators (coefficient{'s' if len(res.btt) > 1 else ''} {idx}):"]
+        if om.test == "F":
+            lines.append(
+                f"F(df1 = {om.df}, df2 = {om.ddf:g}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}"
+            )
+        else:
+            lines.append(f"QM(df = {om.df}) = {om.stat:.4f}, p-val = {fmt_p(om.pval)}")
+    lines += ["", "Model Results:", ""]
+    tab = res.to_frame()
+    statname = "tval" if t_based else "zval"
+
+    def num(col):
+        return tab[col].map(lambda v: fmt_num(v, digits))
+
+    show = pd.DataFrame(
+        {
+            "": tab["term"],
+            "estimate": num("estimate"),
+            "se": num("se"),
+            statname: num("stat"),
+            **({"df": tab["df"].map(lambda v: f"{v:g}")} if t_based else {}),
+            "pval": tab["pval"].map(fmt_p),
+            "ci_low": num("ci_low"),
+            "ci_high": num("ci_high"),
+        }
+    )
+    lines.append(show.to_string(index=False))
+    if show_pi:
+        pi = res.pi
+        lines += [
+            "",
+            f"Prediction interval ({res.level:.0%}): "
+            f"[{fmt_num(pi[0], digits)}, {fmt_num(pi[1], digits)}]",
+        ]
+    lines += [f"Warning: {w}" for w in res.warnings]
+    if len(res.drop_log):
+        lines.append(f"Note: {len(res.drop_log)} row(s) excluded; see drop_log")
+    return lines
