@@ -270,6 +270,18 @@ def test_report_from_long_layout_csv(tmp_path):
     import pandas as pd
 
     pd.DataFrame(rows).to_csv(path, index=False)
-    rep = build_report([str(path)], config=ReportConfig(gosh_subsets=200, spec_max=20, spec_boot=0))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rep = build_report(
+            [str(path)], config=ReportConfig(gosh_subsets=200, spec_max=20, spec_boot=0)
+        )
     assert not rep.failed(), [(s.title, s.note) for s in rep.failed()]
     assert "effect sizes" in rep.subtitle
+    # rlmeta's own warnings (here: the PCA's missing-value policy) go into the report's
+    # limitations, not to stderr where a reader of the report never sees them
+    assert not [w for w in caught if issubclass(w.category, rm.errors.RlmetaWarning)]
+    limits = next(s for s in rep.sections if s.id == "limitations")
+    listed = " ".join(str(b.content) for b in limits.blocks)
+    assert "Warning raised during the analysis: missing-value policy" in listed

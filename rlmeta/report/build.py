@@ -9,6 +9,7 @@ import platform
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ..datasets import add_derived_columns, dataset_path, load_rl_llm_studies
 from ..droplog import extend_drop_log, record_drops
-from ..errors import ConfigError
+from ..errors import ConfigError, RlmetaWarning
 from . import sections_core as core
 from .config import ReportConfig
 from .context import Context, Unavailable
@@ -156,6 +157,27 @@ def _filters(df: pd.DataFrame, cfg: ReportConfig) -> pd.DataFrame:
 
 
 def _run(builder: Callable[..., Section], ctx: Context, sid: str, title: str, *args) -> Section:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        section = _run_quietly(builder, ctx, sid, title, *args)
+    # rlmeta's own warnings belong in the report (its limitations list), not on stderr
+    # where a reader of the report never sees them; other libraries' warnings pass on
+    for w in caught:
+        if issubclass(w.category, RlmetaWarning):
+            msg = str(w.message)
+            if msg not in ctx.warnings:
+                ctx.warnings.append(msg)
+        else:
+            try:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            except Warning as exc:  # a caller's "error" filter must not abort the whole report
+                ctx.warnings.append(f"{type(exc).__name__}: {exc}")
+    return section
+
+
+def _run_quietly(
+    builder: Callable[..., Section], ctx: Context, sid: str, title: str, *args
+) -> Section:
     try:
         return builder(ctx, *args)
     except Unavailable as exc:
