@@ -106,7 +106,7 @@ def trim_and_fill(
     res
         An intercept-only model from :func:`rlmeta.meta_analysis`.
     estimator
-        ``"L0"`` (default) or ``"R0"``.
+        ``"L0"`` (default), ``"R0"`` or ``"Q0"``.
     side
         ``"left"`` / ``"right"``; None chooses as metafor: the side opposite to the
         sign of the slope of ``sqrt(vi)`` in a meta-regression (negative slope:
@@ -130,13 +130,17 @@ def trim_and_fill(
     ranks of the centred effects until it stabilises:
     ``L0 = (4 S_r - k(k+1)) / (2k - 1)`` with ``S_r`` the sum of positive ranks,
     ``R0 = gamma - 1`` with ``gamma`` the length of the rightmost run of positive
-    ranks.  The imputed effects mirror the trimmed ones about the last estimate.
+    ranks, ``Q0 = k - 1/2 - sqrt(2k^2 - 4 S_r + 1/4)`` (Duval 2005).  The SE of k0 for
+    L0 and Q0 comes from the variance of ``S_r`` given k0, as metafor computes it.  The imputed effects mirror the trimmed ones about the last estimate.
 
     References
     ----------
     Duval S, Tweedie R (2000). Trim and fill: A simple funnel-plot-based method of
     testing and adjusting for publication bias in meta-analysis. *Biometrics* 56(2),
     455-463. doi:10.1111/j.0006-341X.2000.00455.x
+
+    Duval S (2005). The trim and fill method. In Rothstein HR, Sutton AJ, Borenstein M
+    (eds.), *Publication Bias in Meta-Analysis*, 127-144. Wiley.
 
     Examples
     --------
@@ -147,7 +151,7 @@ def trim_and_fill(
     (True, True)
     """
     res = _check(res, "trim_and_fill")
-    _choice(estimator, ("L0", "R0"), "estimator")
+    _choice(estimator, ("L0", "R0", "Q0"), "estimator")
     if not res.intercept_only:
         raise ModelError("trim_and_fill() applies to models without moderators (as metafor)")
     if res.k == 1:
@@ -186,7 +190,16 @@ def trim_and_fill(
             se = np.sqrt(2 * max(0.0, k0f) + 2)
         else:
             sr = signed[signed > 0].sum()
-            k0f = (4 * sr - k * (k + 1)) / (2 * k - 1)
+            if estimator == "L0":
+                k0f = (4 * sr - k * (k + 1)) / (2 * k - 1)
+            else:
+                disc = 2 * k**2 - 4 * sr + 0.25
+                if disc < 0:  # metafor stops with an R error here
+                    raise ModelError(
+                        f"trim_and_fill(estimator='Q0') is undefined for these data: "
+                        f"2k^2 - 4 S_r + 1/4 = {disc:g} < 0 (k = {k}); use 'L0' or 'R0'"
+                    )
+                k0f = k - 0.5 - np.sqrt(disc)
             var_sr = (
                 k * (k + 1) * (2 * k + 1)
                 + 10 * k0f**3
@@ -196,7 +209,12 @@ def trim_and_fill(
                 - 18 * k * k0f
                 + 6 * k**2 * k0f
             ) / 24
-            se = 4 * np.sqrt(var_sr) / (2 * k - 1) if var_sr >= 0 else np.nan
+            if estimator == "L0":
+                se = 4 * np.sqrt(var_sr) / (2 * k - 1) if var_sr >= 0 else np.nan
+            else:
+                den = (k - 0.5) ** 2 - k0f * (2 * k - k0f - 1)
+                with np.errstate(all="ignore"):
+                    se = 2 * np.sqrt(var_sr) / np.sqrt(den) if var_sr >= 0 else np.nan
         k0 = int(max(0, np.round(k0f)))  # R's round: half to even, as numpy
         se_k0 = max(0.0, se) if np.isfinite(se) else np.nan
     p_k0 = np.nan

@@ -6,7 +6,7 @@
 #
 # Every input is written into the JSON next to the expected values.  Functions:
 # leave1out, cumul, influence (all columns + is.infl), baujat, regtest (rma and lm,
-# several predictors), ranktest, trimfill (L0, R0, both sides), fsn (Rosenthal,
+# several predictors), ranktest, trimfill (L0, R0, Q0, both sides), fsn (Rosenthal,
 # Orwin, Rosenberg), exact permutest and gosh (full subset table).  Leave-one-
 # cluster-out has no metafor function; it is computed with rma(subset = ...).
 
@@ -178,9 +178,15 @@ for (dn in c("bcg", "egger", "egger_noisis", "gen25", "gen_ties", "gen60", "gen8
 tf <- list()
 for (dn in c("bcg", "egger", "gen25", "gen10")) {
   d <- datasets[[dn]]
-  for (m in c("REML", "EE", "DL")) for (est in c("L0", "R0")) for (side in c("auto", "left", "right")) {
+  for (m in c("REML", "EE", "DL")) for (est in c("L0", "R0", "Q0")) for (side in c("auto", "left", "right")) {
     res <- rma(d$yi, d$vi, method = m)
-    t <- if (side == "auto") trimfill(res, estimator = est) else trimfill(res, estimator = est, side = side)
+    t <- tryCatch(suppressWarnings(
+      if (side == "auto") trimfill(res, estimator = est) else trimfill(res, estimator = est, side = side)),
+      error = function(e) conditionMessage(e))
+    if (is.character(t)) {  # Q0 can be undefined (sqrt of a negative number): R stops
+      tf[[length(tf) + 1]] <- list(dataset = dn, method = m, estimator = est, side_arg = side, error = t)
+      next
+    }
     tf[[length(tf) + 1]] <- list(
       dataset = dn, method = m, estimator = est, side_arg = side, side = t$side, k0 = t$k0, se_k0 = num(t$se.k0),
       p_k0 = num(t$p.k0), beta = num(t$beta), se = num(t$se), tau2 = num(t$tau2), k = t$k, yi = num(t$yi),
