@@ -131,12 +131,26 @@ def test_fsn(case):
         alpha=case.get("alpha", 0.05),
         target=case["target"],
         weighted=case["weighted"],
+        test=case.get("test", "Stouffer"),
     )
     assert r.fsnum == case["fsnum"]
     close(r.pval, case["pval"], CLOSED, atol=1e-300, what="pval")
     close(r.mean_effect, case["meanes"], CLOSED, what="mean effect")
     if case["type"] == "Orwin":
         close(r.target, case["target_out"], CLOSED, what="target")
+
+
+def test_fsn_fisher_edges():
+    # not significant: nothing to overturn
+    d = pd.DataFrame({"yi": [0.1, -0.05, 0.02], "vi": [0.04, 0.05, 0.03]})
+    r = fail_safe_n(d, test="Fisher")
+    assert r.fsnum == 0 and r.pval > 0.05
+    # |z| = 60: p_i underflows to 0 in double precision, its logarithm does not
+    d = pd.DataFrame({"yi": [6.0, 5.0, 0.1], "vi": [0.01, 0.01, 0.01]})
+    r = fail_safe_n(d, test="Fisher")
+    assert np.isfinite(r.fsnum) and r.fsnum > 1000 and 0 <= r.pval < 1e-300
+    with pytest.raises(ValueError, match="test"):
+        fail_safe_n(d, test="Edgington")
 
 
 def test_fsn_from_result_equals_data():

@@ -74,6 +74,7 @@ def fail_safe_n(
     alpha: float = 0.05,
     target: float | None = None,
     weighted: bool = False,
+    test: str = "Stouffer",
     yi: str = "yi",
     vi: str = "vi",
 ) -> FailSafeResult:
@@ -94,6 +95,10 @@ def fail_safe_n(
         Orwin's target effect.
     weighted
         Orwin with the inverse-variance weighted average.
+    test
+        Rosenthal's combined test: ``"Stouffer"`` (default, the sum of z) or
+        ``"Fisher"`` (``-2 sum log p_i`` of the one-sided p-values of ``|z_i|``; each
+        null study adds a p-value of 1/2).
     yi, vi
         Column names when ``data_or_res`` is a table.
 
@@ -106,13 +111,17 @@ def fail_safe_n(
     Rosenthal: ``N = k (sum z_i / sqrt(k) / z_alpha)² - k``; Orwin:
     ``N = k (mean - target) / target``; Rosenberg:
     ``N = k ((sum w y / z_alpha/2)² - sum w) / sum w``; non-integer values are
-    rounded up (metafor's rule).
+    rounded up (metafor's rule). Rosenthal with Fisher's test solves
+    ``P(chi²_{2(k+N)} > -2 (sum log p_i + N log 1/2)) = alpha`` for N the way
+    metafor does (see ``_fisher_fsn``): its N can be 1-2 below the smallest whole
+    number of null studies that lifts Fisher's p above ``alpha``.
 
     References
     ----------
     Rosenthal R (1979), *Psychol Bull* 86(3), 638-641, doi:10.1037/0033-2909.86.3.638;
     Orwin RG (1983), *J Educ Stat* 8(2), 157-159, doi:10.3102/10769986008002157;
-    Rosenberg MS (2005), *Evolution* 59(2), 464-468, doi:10.1111/j.0014-3820.2005.tb01004.x
+    Rosenberg MS (2005), *Evolution* 59(2), 464-468, doi:10.1111/j.0014-3820.2005.tb01004.x;
+    Fisher RA (1932), *Statistical Methods for Research Workers*, 4th ed., Oliver & Boyd.
 
     Examples
     --------
@@ -122,6 +131,7 @@ def fail_safe_n(
     'Rosenthal'
     """
     _choice(type, ("Rosenthal", "Orwin", "Rosenberg"), "type")
+    _choice(test, ("Stouffer", "Fisher"), "test")
     if isinstance(data_or_res, MetaResult):
         y, v = data_or_res.yi, data_or_res.vi
     elif isinstance(data_or_res, pd.DataFrame):
@@ -136,7 +146,9 @@ def fail_safe_n(
         )
     k = len(y)
     pval = mean_es = tgt = np.nan
-    if type == "Rosenthal":
+    if type == "Rosenthal" and test == "Fisher":
+        pval, fsnum = _fisher_fsn(y / np.sqrt(v), alpha)
+    elif type == "Rosenthal":
         z_avg = abs(np.sum(y / np.sqrt(v)) / np.sqrt(k))
         pval = float(stats.norm.sf(z_avg))
         fsnum = max(0.0, k * (z_avg / stats.norm.isf(alpha)) ** 2 - k)
@@ -161,3 +173,44 @@ def fail_safe_n(
     else:
         fsnum = float(np.round(fsnum))
     return FailSafeResult(type, fsnum, alpha, pval, mean_es, tgt, k)
+
+
+def _fisher_fsn(z: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Fisher's combined p and metafor's fail-safe N for it (before rounding up).
+
+    Hand-written to follow metafor's ``fsn(test = "Fisher")`` exactly: it searches N
+    with R's ``uniroot`` (extending the upper end from 1000 as ``extendInt = "upX"``)
+    on ``P(chi²_{2(k+N)} > -2 (sum log p_i + floor(N) log 1/2)) - alpha``: the added
+    p-values of 1/2 enter as ``floor(N)`` (R's ``rep``) while the df grow with N.  The
+    function is therefore a saw-tooth, and the root depends on where Brent's method
+    stops, which is why R's algorithm is replicated (``rlmeta.meta._zeroin``) rather
+    than solved by another root finder.  log p_i comes from the normal log-survival
+    function, so very large |z| (p below 1e-300) do not turn into log(0) as in metafor.
+    """
+    from ..meta._zeroin import zeroin
+
+    k = len(z)
+    s = float(np.sum(stats.norm.logsf(np.abs(z))))
+    pval = float(stats.chi2.sf(-2 * s, 2 * k))
+    if pval >= alpha:
+        return pval, 0.0
+
+    def f(n, active=None):
+        n = np.asarray(n, dtype=float)
+        return stats.chi2.sf(-2 * (s + np.floor(n) * np.log(0.5)), 2 * (k + n)) - alpha
+
+    lower, upper = 0.0, 1000.0
+    f_lower, f_upper = f(lower), f(upper)
+    delta = 0.01 * max(1e-4, abs(upper))
+    it = 0
+    while f_upper < 0:  # R's extendInt = "upX"
+        it += 1
+        if it > 1000:
+            raise ModelError("fail_safe_n(test='Fisher'): no sign change found in 1000 iterations")
+        upper += delta
+        f_upper = f(upper)
+        delta *= 2
+    root, ok = zeroin(
+        f, np.array([lower]), np.array([upper]), np.atleast_1d(f_lower), np.atleast_1d(f_upper)
+    )
+    return pval, float(root[0])

@@ -6,8 +6,8 @@
 #
 # Every input is written into the JSON next to the expected values.  Functions:
 # leave1out, cumul, influence (all columns + is.infl), baujat, regtest (rma and lm,
-# several predictors), ranktest, trimfill (L0, R0, Q0, both sides), fsn (Rosenthal,
-# Orwin, Rosenberg), exact permutest and gosh (full subset table).  Leave-one-
+# several predictors), ranktest, trimfill (L0, R0, Q0, both sides), fsn (Rosenthal with
+# Stouffer's and Fisher's test, Orwin, Rosenberg), exact permutest and gosh (full subset table).  Leave-one-
 # cluster-out has no metafor function; it is computed with rma(subset = ...).
 
 suppressPackageStartupMessages({
@@ -212,6 +212,11 @@ for (dn in c("bcg", "egger", "gen25")) {
   add("orw_w", fsn(d$yi, d$vi, type = "Orwin", target = log(0.95), weighted = TRUE), "Orwin", target = log(0.95),
       weighted = TRUE)
   add("rsb", fsn(d$yi, d$vi, type = "Rosenberg"), "Rosenberg")
+  add("ros_fisher", fsn(d$yi, d$vi, test = "Fisher"), "Rosenthal")
+  fs[[length(fs)]]$test <- "Fisher"
+  add("ros_fisher01", fsn(d$yi, d$vi, test = "Fisher", alpha = 0.01), "Rosenthal")
+  fs[[length(fs)]]$test <- "Fisher"
+  fs[[length(fs)]]$alpha <- 0.01
 }
 
 # ------------------------------------------------------------------ permutest (exact)
