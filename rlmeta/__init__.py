@@ -41,7 +41,7 @@ from .errors import (
 from .explore import cluster, effect_matrix, pca
 from .interaction import interaction
 from .io import detect_format, read, read_items, read_sweep, to_contrasts, write
-from .meta import meta_analysis, robust, vcalc
+from .meta import mantel_haenszel, meta_analysis, peto, robust, vcalc
 from .pairing import pair
 from .regression import adjust_pvalues, regress
 from .sensitivity import (
@@ -81,6 +81,8 @@ __all__ = [
     "drop_log",
     "effect_sizes",
     "meta_analysis",
+    "mantel_haenszel",
+    "peto",
     "regress",
     "adjust_pvalues",
     "interaction",

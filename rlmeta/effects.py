@@ -68,6 +68,7 @@ __all__ = [
     "d_to_r",
     "r_to_d",
     "wald_ci",
+    "two_by_two",
 ]
 
 _CONTINUOUS = ("MD", "SMD", "SMDH", "ROM")
@@ -230,6 +231,76 @@ def _scale_factor(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             div[i] = b[1]
             bounded[i] = True
     return div, bounded
+
+
+def two_by_two(
+    data: pd.DataFrame,
+    *,
+    ai: str = "ai",
+    bi: str = "bi",
+    ci: str = "ci",
+    di: str = "di",
+    n1i: str = "n1i",
+    n2i: str = "n2i",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The 2x2 counts ``(a, b, c, d)`` of every row: right/wrong for RL, then baseline.
+
+    Takes count columns (``ai``, ``ci`` and either ``bi``/``di`` or ``n1i``/``n2i``) or a
+    wide RL-vs-baseline table with proportion or percent scores, whose counts are
+    ``score x n`` as in :func:`effect_sizes` (not rounded: published percentages are
+    themselves rounded).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> w = pd.DataFrame({"rl_score": [60.0], "baseline_score": [50.0], "n_items": [200],
+    ...                   "score_scale": ["percent"]})
+    >>> [x.tolist() for x in two_by_two(w)]
+    [[120.0], [80.0], [100.0], [100.0]]
+    """
+    cols = set(data.columns)
+    if {ai, ci} <= cols:
+        a, c = _col(data, ai), _col(data, ci)
+        if {bi, di} <= cols:
+            b, d = _col(data, bi), _col(data, di)
+        elif {n1i, n2i} <= cols:
+            b, d = _col(data, n1i) - a, _col(data, n2i) - c
+        else:
+            raise EffectError(
+                f"2x2 tables need {bi!r}/{di!r} or {n1i!r}/{n2i!r} next to {ai!r}/{ci!r}",
+                column=bi,
+            )
+    elif {"rl_score", "baseline_score"} <= cols:
+        div, bounded = _scale_factor(data)
+        if not bounded.all():
+            bad = int(np.flatnonzero(~bounded)[0])
+            raise EffectError(
+                "2x2 tables need proportion or percent scores (score_scale)",
+                row=row_numbers(data)[bad] if len(data) else None,
+                column="score_scale",
+            )
+        n_items = _col(data, "n_items")
+        n1 = np.where(np.isnan(_col(data, "rl_n")), n_items, _col(data, "rl_n"))
+        n2 = np.where(np.isnan(_col(data, "baseline_n")), n_items, _col(data, "baseline_n"))
+        a = _col(data, "rl_score") / div * n1
+        c = _col(data, "baseline_score") / div * n2
+        b, d = n1 - a, n2 - c
+    else:
+        raise EffectError(
+            f"2x2 tables need count columns ({ai}, {bi}, {ci}, {di}) or rl_score/baseline_score "
+            "with n_items",
+            column=ai,
+        )
+    counts = np.column_stack([a, b, c, d])
+    bad = ~np.isfinite(counts).all(axis=1) | (counts < 0).any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EffectError(
+            f"2x2 table {i + 1} has a missing or negative count: {counts[i].tolist()} "
+            "(a, b, c, d); drop or fix it first",
+            row=row_numbers(data)[i] if len(data) else None,
+        )
+    return a, b, c, d
 
 
 def _assumed_sd(frame: pd.DataFrame, assumed_sd: float | Mapping[str, float] | None) -> np.ndarray:
