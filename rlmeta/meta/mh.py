@@ -7,7 +7,7 @@ need no continuity correction for the estimate; it is an equal-effects method (n
 
 The estimators and their variances are closed-form sums over the tables; they are written
 out here because neither statsmodels nor scipy offers the Robins–Breslow–Greenland variance,
-the Greenland–Robins RD/RR variances, Tarone's test and Peto's method with metafor's rules
+the Greenland–Robins RR and Sato–Greenland–Robins RD variances, Tarone's test and Peto's method with metafor's rules
 for zero cells and heterogeneity (statsmodels' ``StratifiedTable`` covers the OR only).
 """
 
@@ -214,7 +214,8 @@ def mantel_haenszel(
     -----
     OR: ``R/S`` with ``R = Σ a d / N``, ``S = Σ b c / N`` and the Robins–Breslow–Greenland
     variance; RR: ``Σ a n2/N / Σ c n1/N`` with Greenland–Robins' variance; RD:
-    ``Σ (a n2 - c n1)/N / Σ n1 n2/N`` with Greenland–Robins' variance. The estimate uses
+    ``Σ (a n2 - c n1)/N / Σ n1 n2/N`` with the variance of Sato, Greenland & Robins
+    (1989). The estimate uses
     the counts as they are (no continuity correction); Q uses per-table effects with
     1/2 added to tables with a zero cell and tables with no events or no non-events in
     both arms left out, as metafor's defaults (``add = 1/2, to = "only0", drop00 = TRUE``).
@@ -224,6 +225,8 @@ def mantel_haenszel(
     Mantel N, Haenszel W (1959), *J Natl Cancer Inst* 22(4), 719-748;
     Robins J, Breslow N, Greenland S (1986), *Biometrics* 42(2), 311-323;
     Greenland S, Robins JM (1985), *Biometrics* 41(1), 55-68;
+    Sato T, Greenland S, Robins JM (1989), *Biometrics* 45(4), 1323-1324;
+    Breslow NE, Day NE (1980), *Statistical Methods in Cancer Research* I, IARC;
     Tarone RE (1985), *Biometrika* 72(1), 91-95.
 
     Examples
