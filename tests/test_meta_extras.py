@@ -134,6 +134,28 @@ def test_edge_k1_and_k2():
         )
 
 
+def test_k1_rows_of_a_batch_are_converged_equal_effects_fits():
+    # metafor fits k = 1 as an equal-effects model; the (RE)ML iteration on one effect used
+    # to run into its limit for some values and blank the subset in GOSH (found by hypothesis)
+    from rlmeta.meta import fit_batch
+
+    y, v = -0.10675882777800029, 0.2579145438886356
+    for method in ("REML", "ML", "EB", "PM", "DL"):
+        fb = fit_batch(
+            np.array([[y, 0.5]]),
+            np.array([[v, 0.1]]),
+            np.ones((2, 1)),
+            mask=np.array([[True, False]]),
+            method=method,
+        )
+        assert fb.converged.all() and fb.tau2[0] == 0 and fb.messages == [[]], method
+        assert fb.beta[0, 0] == pytest.approx(y, rel=1e-14)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", rm.errors.ConvergenceWarning)
+            res = rm.meta_analysis(yi=[y], vi=[v], method=method)
+        assert res.converged and res.se[0] == pytest.approx(np.sqrt(v), rel=1e-14)
+
+
 def test_edge_all_equal_vi_zero_nan_collinear():
     e = EX["edge"]
     eq = rm.meta_analysis(yi=e["all_equal"]["yi"], vi=e["all_equal"]["vi"])

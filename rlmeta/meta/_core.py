@@ -400,6 +400,13 @@ def fit_batch(
         # metafor: with k = 1 tau² is 0 (unless fixed by the user) and has no SE.
         t2 = np.where(single & ~tau2_fix, 0.0, t2)
         se_tau2 = np.where(single, np.nan, se_tau2)
+        # metafor switches to the equal-effects model and never iterates; an iteration
+        # run here on the one effect (it has no information about tau²) must not mark
+        # the fit as failed
+        for i in np.flatnonzero(single & ~converged):
+            msgs[i] = []
+        converged = converged | single
+        iterations = np.where(single, 0, iterations)
 
     # ----------------------------------------------------------------- fixed effects
     w = m / (v + t2[:, None])
