@@ -424,13 +424,33 @@ class MetaResult(_ModelResult):
             tol=self.control.tol,
         )
 
-    def confint(self, level: float | None = None) -> pd.DataFrame:
-        """Q-profile CIs for tau², tau, I² (%) and H² (metafor's ``confint`` default).
+    def confint(self, level: float | None = None, type: str = "QP") -> pd.DataFrame:
+        """Confidence intervals for tau², tau, I² (%) and H² (metafor's ``confint``).
+
+        Parameters
+        ----------
+        level
+            Confidence level (default: the model's).
+        type
+            ``"QP"`` (default): Q-profile (Viechtbauer 2007); ``"PL"``: profile
+            likelihood under the model's own likelihood (ML or REML fits only).
 
         Returns a frame with rows ``tau2, tau, i2, h2`` and columns
         ``estimate, ci_low, ci_high``; bounds truncated at the search interval are
         flagged in ``ci_low_bounded`` / ``ci_high_bounded``.
+
+        Examples
+        --------
+        >>> import rlmeta as rm
+        >>> res = rm.meta_analysis(yi=[0.1, 0.5, -0.2, 0.8, 0.3], vi=[0.02, 0.05, 0.03, 0.04, 0.02])
+        >>> pl = res.confint(type="PL")
+        >>> bool(pl.loc["tau2", "ci_low"] < res.tau2 < pl.loc["tau2", "ci_high"])
+        True
         """
+        if type not in ("QP", "PL"):
+            raise ModelError(f"confint: type must be 'QP' or 'PL', got {type!r}")
+        if type == "PL":
+            return self._confint_pl(self.level if level is None else level)
         if level is not None and level != self.level:
             ci = qprofile_ci(
                 self.yi[None, :],
@@ -453,7 +473,40 @@ class MetaResult(_ModelResult):
                 },
                 index=["tau2", "tau", "i2", "h2"],
             )
-        lo, hi = float(ci["low"][0]), float(ci["high"][0])
+        return self._het_ci_frame(
+            float(ci["low"][0]),
+            float(ci["high"][0]),
+            bool(ci["low_bounded"][0]),
+            bool(ci["high_bounded"][0]),
+        )
+
+    def _confint_pl(self, level: float) -> pd.DataFrame:
+        if self.method not in ("ML", "REML"):
+            raise ModelError(
+                f"confint(type='PL') needs an ML or REML fit (this one is {self.method}); "
+                "refit with method='REML' or use the Q-profile CI (type='QP')"
+            )
+        if self.fit.tau2_fixed or self.k == 1:
+            raise ModelError(
+                "confint(type='PL'): tau² is not estimated in this model "
+                + ("(k = 1)" if self.k == 1 else "(it was fixed with tau2=)")
+            )
+        from ._plprofile import profile_likelihood_ci
+
+        ci = profile_likelihood_ci(
+            self.yi,
+            self.vi,
+            self.X,
+            self.tau2,
+            self.method,
+            level,
+            weights=self.weights,
+            control=self.control,
+        )
+        return self._het_ci_frame(ci["low"], ci["high"], ci["low_bounded"], ci["high_bounded"])
+
+    def _het_ci_frame(self, lo: float, hi: float, lo_b: bool, hi_b: bool) -> pd.DataFrame:
+        """tau², tau, I², H² with their CIs from the bounds of tau² (metafor's conversions)."""
         vt = float(self.fit.vt[0])
         return pd.DataFrame(
             {
@@ -470,8 +523,8 @@ class MetaResult(_ModelResult):
                     100 * hi / (vt + hi),
                     hi / vt + 1,
                 ],
-                "ci_low_bounded": bool(ci["low_bounded"][0]),
-                "ci_high_bounded": bool(ci["high_bounded"][0]),
+                "ci_low_bounded": bool(lo_b),
+                "ci_high_bounded": bool(hi_b),
             },
             index=["tau2", "tau", "i2", "h2"],
         )
