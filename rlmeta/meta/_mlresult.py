@@ -17,6 +17,7 @@ from .results import (
     AnovaResult,
     WaldTest,
     _ModelResult,
+    coef_frame,
     contrast_matrix,
     prediction_frame,
     selection_matrix,
@@ -135,19 +136,7 @@ class MultilevelResult(_ModelResult):
         else:
             df = np.full(self.p, np.nan)
             pval = 2 * stats.norm.sf(np.abs(stat))
-        crit = self._crit(self.ddf)
-        return pd.DataFrame(
-            {
-                "term": self.terms,
-                "estimate": b,
-                "se": se,
-                "stat": stat,
-                "df": df,
-                "pval": pval,
-                "ci_low": b - crit * se,
-                "ci_high": b + crit * se,
-            }
-        )
+        return coef_frame(self.terms, b, se, stat, df, pval, self._crit(self.ddf))
 
     def wald_test(self, L=None, *, btt=None, rhs=None) -> WaldTest:
         """Wald test of coefficients (``btt``) or linear combinations ``L @ beta = rhs``.
@@ -244,24 +233,6 @@ class MultilevelResult(_ModelResult):
         }
 
     # ------------------------------------------------------------------ prediction
-    def _rows(self, newdata) -> np.ndarray:
-        if newdata is None:
-            return self.X[:1] if self.intercept_only else self.X
-        if isinstance(newdata, pd.DataFrame):
-            Xn = self.design.new_rows(newdata)
-        else:
-            arr = np.atleast_2d(np.asarray(newdata, float))
-            Xn = (
-                np.column_stack([np.ones(len(arr)), arr])
-                if self.design.intercept and arr.shape[1] == self.p - 1
-                else arr
-            )
-        if Xn.shape[1] != self.p:
-            raise ModelError(
-                f"newdata gives {Xn.shape[1]} design columns, the model has {self.p} ({self.terms})"
-            )
-        return Xn
-
     def predict(
         self,
         newdata: pd.DataFrame | np.ndarray | None = None,

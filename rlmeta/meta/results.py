@@ -228,6 +228,25 @@ class _ModelResult(ResultMixin):
     def qm_pval(self) -> float:
         return self._omnibus.pval
 
+    def _rows(self, newdata) -> np.ndarray:
+        """Design rows of ``newdata`` (a frame, or moderator values without the intercept)."""
+        if newdata is None:
+            return self.X[:1] if self.intercept_only else self.X
+        if isinstance(newdata, pd.DataFrame):
+            Xn = self.design.new_rows(newdata)
+        else:
+            arr = np.atleast_2d(np.asarray(newdata, float))
+            Xn = (
+                np.column_stack([np.ones(len(arr)), arr])
+                if self.design.intercept and arr.shape[1] == self.p - 1
+                else arr
+            )
+        if Xn.shape[1] != self.p:
+            raise ModelError(
+                f"newdata gives {Xn.shape[1]} design columns, the model has {self.p} ({self.terms})"
+            )
+        return Xn
+
 
 @dataclass(eq=False)
 class MetaResult(_ModelResult):
@@ -345,19 +364,7 @@ class MetaResult(_ModelResult):
         else:
             df = np.full(self.p, np.nan)
             pval = 2 * stats.norm.sf(np.abs(stat))
-        crit = self._crit()
-        return pd.DataFrame(
-            {
-                "term": self.terms,
-                "estimate": b,
-                "se": se,
-                "stat": stat,
-                "df": df,
-                "pval": pval,
-                "ci_low": b - crit * se,
-                "ci_high": b + crit * se,
-            }
-        )
+        return coef_frame(self.terms, b, se, stat, df, pval, self._crit())
 
     # ------------------------------------------------------------------ omnibus test
     def _btt_index(self, btt) -> list[int]:
@@ -601,21 +608,7 @@ class MetaResult(_ModelResult):
             ``pred, se, ci_low, ci_high, pi_low, pi_high``; the PI uses the same
             critical value as the CI (t(k-p) under t/knha, z otherwise), as metafor.
         """
-        if newdata is None:
-            Xn = self.X[:1] if self.intercept_only else self.X
-        elif isinstance(newdata, pd.DataFrame):
-            Xn = self.design.new_rows(newdata)
-        else:
-            arr = np.atleast_2d(np.asarray(newdata, float))
-            Xn = (
-                np.column_stack([np.ones(len(arr)), arr])
-                if self.design.intercept and arr.shape[1] == self.p - 1
-                else arr
-            )
-        if Xn.shape[1] != self.p:
-            raise ModelError(
-                f"newdata gives {Xn.shape[1]} design columns, the model has {self.p} ({self.terms})"
-            )
+        Xn = self._rows(newdata)
         b, vb = self.fit.beta[0], self.fit.vb[0]
         pred = Xn @ b
         vpred = np.einsum("ij,jk,ik->i", Xn, vb, Xn)
@@ -955,3 +948,19 @@ def summary_tail(res, digits: int, *, t_based: bool, show_pi: bool) -> list[str]
     if len(res.drop_log):
         lines.append(f"Note: {len(res.drop_log)} row(s) excluded; see drop_log")
     return lines
+
+
+def coef_frame(terms, b, se, stat, df, pval, crit) -> pd.DataFrame:
+    """The coefficient table shared by every model: Wald CI from ``crit`` (scalar or per term)."""
+    return pd.DataFrame(
+        {
+            "term": terms,
+            "estimate": b,
+            "se": se,
+            "stat": stat,
+            "df": df,
+            "pval": pval,
+            "ci_low": b - crit * se,
+            "ci_high": b + crit * se,
+        }
+    )
