@@ -716,27 +716,9 @@ class MetaResult(_ModelResult):
         gives B subsets, ``y`` of shape ``(B, k)`` B outcome vectors.  Returns the raw
         :class:`~rlmeta.meta._core.BatchFit` (fast; used by the sensitivity tools).
         """
-        yy = self.yi if y is None else np.asarray(y, float)
-        B = None
-        for arr in (y, mask):
-            if arr is not None and np.ndim(arr) == 2:
-                B = np.shape(arr)[0]
-        if B is None:
-            B = 1
-        yy = np.broadcast_to(yy, (B, self.k))
-        vv = np.broadcast_to(self.vi if v is None else np.asarray(v, float), (B, self.k))
         t2 = (self.tau2_fixed_value if self.fit.tau2_fixed else None) if tau2 == "same" else tau2
-        return fit_batch(
-            yy,
-            vv,
-            self.X if X is None else X,
-            mask=mask,
-            method=method or self.method,
-            test=test or self.test,
-            level=level or self.level,
-            tau2=t2,
-            weights=self.weights,
-            control=self.control,
+        return refit_variants(
+            self, y=y, v=v, X=X, mask=mask, method=method, test=test, tau2=t2, level=level
         )
 
     # ------------------------------------------------------------------ dependence
@@ -963,4 +945,33 @@ def coef_frame(terms, b, se, stat, df, pval, crit) -> pd.DataFrame:
             "ci_low": b - crit * se,
             "ci_high": b + crit * se,
         }
+    )
+
+
+def refit_variants(
+    model, *, y=None, v=None, X=None, mask=None, method=None, test=None, tau2=None, level=None
+) -> BatchFit:
+    """Fit a batch of variants of ``model`` in one call (the engine of every refit).
+
+    ``model`` supplies ``yi, vi, X, weights, control, method, test, level`` (a
+    :class:`MetaResult` or the sensitivity tools' model spec); each argument given here
+    replaces its counterpart, ``y``/``v``/``mask`` of shape ``(B, k)`` give B variants,
+    ``tau2`` is the fixed tau² (None: estimated).
+    """
+    k = len(model.yi)
+    B = 1
+    for arr in (y, mask, v):
+        if arr is not None and np.ndim(arr) == 2:
+            B = np.shape(arr)[0]
+    return fit_batch(
+        np.broadcast_to(model.yi if y is None else np.asarray(y, float), (B, k)),
+        np.broadcast_to(model.vi if v is None else np.asarray(v, float), (B, k)),
+        model.X if X is None else X,
+        mask=mask,
+        method=method or model.method,
+        test=test or model.test,
+        level=level or model.level,
+        tau2=tau2,
+        weights=model.weights,
+        control=model.control,
     )

@@ -71,6 +71,13 @@ def apply_transform(transform: Callable | None, est, lo, hi):
     return e, np.fmin(a, b), np.fmax(a, b)
 
 
+def transformed_refline(transform: Callable | None, refline: float | None) -> float | None:
+    """The reference line on the display scale (None stays None)."""
+    if refline is None:
+        return None
+    return float(apply_transform(transform, [refline], [refline], [refline])[0][0])
+
+
 def draw_forest_table(
     rows: Sequence[Row],
     columns: Sequence[Column],

@@ -11,7 +11,14 @@ from scipy import stats
 
 from ..errors import DataError
 from ._base import as_frame, check_choice, measure_label
-from ._forestdraw import apply_transform, draw_forest_table, fmt_ci, fmt_num, fmt_p
+from ._forestdraw import (
+    apply_transform,
+    draw_forest_table,
+    fmt_ci,
+    fmt_num,
+    fmt_p,
+    transformed_refline,
+)
 from ._table import Column, Row
 from ._theme import themed
 
@@ -599,9 +606,7 @@ def forest(
         rows.pop()
 
     logx = bool(logscale) if logscale is not None else transform is np.exp
-    ref = None
-    if refline is not None:
-        ref = float(apply_transform(transform, [refline], [refline], [refline])[0][0])
+    ref = transformed_refline(transform, refline)
     if xlabel is None:
         xlabel = measure_label(measure, transformed=transform is np.exp) if measure else ""
     if hdr_label is None:

@@ -21,7 +21,7 @@ from scipy import stats
 
 from ..errors import DataError
 from ._base import as_frame, check_columns, finish, new_axes, panel_axes, place_labels
-from ._forestdraw import apply_transform, draw_forest_table, fmt_ci
+from ._forestdraw import apply_transform, draw_forest_table, fmt_ci, transformed_refline
 from ._table import Column, Row
 from ._theme import COLORS, themed
 
@@ -164,11 +164,7 @@ def leave_one_out(
                     italic=True,
                 )
             )
-    ref = (
-        None
-        if refline is None
-        else float(apply_transform(transform, [refline], [refline], [refline])[0][0])
-    )
+    ref = transformed_refline(transform, refline)
     return draw_forest_table(
         rows,
         cols,
@@ -597,11 +593,7 @@ def estimator_sweep(
         rows.append(Row("blank"))
     while rows and rows[-1].kind == "blank":
         rows.pop()
-    ref = (
-        None
-        if refline is None
-        else float(apply_transform(transform, [refline], [refline], [refline])[0][0])
-    )
+    ref = transformed_refline(transform, refline)
     return draw_forest_table(
         rows,
         cols,

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from ..meta import FIXED_METHODS, BatchFit, Control, MetaResult, fit_batch
+from ..meta.results import refit_variants
 
 __all__ = ["BatchStats", "ModelSpec", "refit_stats", "summarise_fit", "design_ok"]
 
@@ -80,24 +81,9 @@ class ModelSpec:
     def refit(
         self, *, y=None, v=None, X=None, mask=None, method=None, test=None, tau2="same", level=None
     ) -> BatchFit:
-        B = 1
-        for arr in (y, mask, v):
-            if arr is not None and np.ndim(arr) == 2:
-                B = np.shape(arr)[0]
-        yy = np.broadcast_to(self.yi if y is None else np.asarray(y, float), (B, self.k))
-        vv = np.broadcast_to(self.vi if v is None else np.asarray(v, float), (B, self.k))
         t2 = self.tau2_fixed_value if tau2 == "same" else tau2
-        return fit_batch(
-            yy,
-            vv,
-            self.X if X is None else X,
-            mask=mask,
-            method=method or self.method,
-            test=test or self.test,
-            level=level or self.level,
-            tau2=t2,
-            weights=self.weights,
-            control=self.control,
+        return refit_variants(
+            self, y=y, v=v, X=X, mask=mask, method=method, test=test, tau2=t2, level=level
         )
 
 
