@@ -69,6 +69,7 @@ __all__ = [
     "r_to_d",
     "wald_ci",
     "two_by_two",
+    "table_effect",
 ]
 
 _CONTINUOUS = ("MD", "SMD", "SMDH", "ROM")
@@ -529,7 +530,33 @@ def _proportion_effect(m, p1, p2, n1, n2, se1, se2, has_se, rho, add, to):
             vi = 1 / (4 * n1) + 1 / (4 * n2)
             return yi, vi, np.full(len(yi), "binomial (n items)", dtype=object)
         a, c = p1 * n1, p2 * n2
-        b, d = n1 - a, n2 - c
+        yi, vi, (q1, q2, m1, m2) = table_effect(m, a, n1 - a, c, n2 - c, add=add, to=to)
+        if m == "RD":
+            v1 = np.where(has_se, se1**2, q1 * (1 - q1) / m1)
+            v2 = np.where(has_se, se2**2, q2 * (1 - q2) / m2)
+            # Paired items: Cov(p1, p2) = rho * sd1 * sd2 / n when both arms answer the same n items.
+            vi = v1 + v2 - 2 * rho * np.sqrt(v1 * v2)
+            return yi, vi, np.where(has_se, "reported SE", "binomial (n items)")
+    return yi, vi, np.full(len(yi), "binomial (n items)", dtype=object)
+
+
+def table_effect(m: str, a, b, c, d, *, add: float = 0.5, to: str = "only0"):
+    """RD, log OR or log RR of 2x2 tables with escalc's zero-cell correction.
+
+    ``add`` goes to every cell of a table with a zero cell (``to="only0"``), of every
+    table (``"all"``), of every table when any has a zero cell (``"if0all"``) or of
+    none (``"none"``).  Returns ``yi, vi`` (independent arms) and the corrected arm
+    proportions and sizes ``(q1, q2, m1, m2)``.
+
+    Examples
+    --------
+    >>> yi, vi, _ = table_effect("OR", np.array([0.0]), np.array([10.0]),
+    ...                          np.array([2.0]), np.array([8.0]))
+    >>> round(float(yi[0]), 4), round(float(vi[0]), 4)
+    (-1.8207, 2.6129)
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a, b, c, d = (np.asarray(x, float) for x in (a, b, c, d))
         if to != "none" and add:
             zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
             if to == "all":
@@ -537,22 +564,17 @@ def _proportion_effect(m, p1, p2, n1, n2, se1, se2, has_se, rho, add, to):
             elif to == "if0all":
                 zero = np.full_like(zero, zero.any())
             a, b, c, d = (x + np.where(zero, add, 0.0) for x in (a, b, c, d))
-        q1, q2 = a / (a + b), c / (c + d)
         m1, m2 = a + b, c + d
+        q1, q2 = a / m1, c / m2
         if m == "RD":
-            yi = q1 - q2
-            v1 = np.where(has_se, se1**2, q1 * (1 - q1) / m1)
-            v2 = np.where(has_se, se2**2, q2 * (1 - q2) / m2)
-            # Paired items: Cov(p1, p2) = rho * sd1 * sd2 / n when both arms answer the same n items.
-            vi = v1 + v2 - 2 * rho * np.sqrt(v1 * v2)
-            return yi, vi, np.where(has_se, "reported SE", "binomial (n items)")
-        if m == "OR":
+            yi, vi = q1 - q2, q1 * (1 - q1) / m1 + q2 * (1 - q2) / m2
+        elif m == "OR":
             yi = np.log(q1 / (1 - q1)) - np.log(q2 / (1 - q2))
             vi = 1 / a + 1 / b + 1 / c + 1 / d
         else:  # RR
             yi = np.log(q1) - np.log(q2)
             vi = 1 / a - 1 / m1 + 1 / c - 1 / m2
-    return yi, vi, np.full(len(yi), "binomial (n items)", dtype=object)
+    return yi, vi, (q1, q2, m1, m2)
 
 
 def _arm_sds(wide, y1, y2, n1, n2, se1, se2, bounded, div, assumed_sd):

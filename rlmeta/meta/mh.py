@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from .._result import ResultMixin, fmt_num, fmt_p, jsonable
-from ..effects import two_by_two
+from ..effects import table_effect, two_by_two
 from ..errors import ModelError
 
 __all__ = ["mantel_haenszel", "peto", "TablePoolResult"]
@@ -143,17 +143,11 @@ def _per_table(measure: str, a, b, c, d) -> tuple[np.ndarray, np.ndarray]:
     """Per-table effects for Q: 1/2 added to tables with a zero cell, double zeros dropped."""
     keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
     a, b, c, d = (x[keep] for x in (a, b, c, d))
-    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
-    a, b, c, d = (x + np.where(zero, 0.5, 0.0) for x in (a, b, c, d))
+    if measure != "PETO":
+        yi, vi, _ = table_effect(measure, a, b, c, d, add=0.5, to="only0")
+        return yi, vi
+    # Peto's log OR (no correction needed: V > 0 once double zeros are gone)
     n1, n2 = a + b, c + d
-    if measure == "OR":
-        return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
-    if measure == "RR":
-        return np.log((a / n1) / (c / n2)), 1 / a - 1 / n1 + 1 / c - 1 / n2
-    if measure == "RD":
-        p1, p2 = a / n1, c / n2
-        return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
-    # Peto's log OR
     n = n1 + n2
     e = (a + c) * n1 / n
     v = (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1)
