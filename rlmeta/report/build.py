@@ -164,14 +164,12 @@ def _run(builder: Callable[..., Section], ctx: Context, sid: str, title: str, *a
     # where a reader of the report never sees them; other libraries' warnings pass on
     for w in caught:
         if issubclass(w.category, RlmetaWarning):
-            msg = str(w.message)
-            if msg not in ctx.warnings:
-                ctx.warnings.append(msg)
+            ctx.add_warning(str(w.message))
         else:
             try:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             except Warning as exc:  # a caller's "error" filter must not abort the whole report
-                ctx.warnings.append(f"{type(exc).__name__}: {exc}")
+                ctx.add_warning(f"{type(exc).__name__}: {exc}")
     return section
 
 
@@ -184,7 +182,7 @@ def _run_quietly(
         return Section(sid, title, status="unavailable", note=str(exc))
     except Exception as exc:  # a failed section is shown and reported, never hidden
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        ctx.warnings.append(f"section '{title}' failed: {detail}")
+        ctx.add_warning(f"section '{title}' failed: {detail}")
         return Section(sid, title, status="failed", note=detail)
 
 

@@ -122,6 +122,11 @@ class Context:
         return all(c in self.effects.columns and self.effects[c].notna().any() for c in cols)
 
     # ------------------------------------------------------------ models
+    def add_warning(self, msg: str) -> None:
+        """Add a message to the report's warnings (listed under Limitations), once."""
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
     def fit(self, **kw: Any):
         """Fit with the report's defaults, warnings captured into the report's list."""
         args = {"method": self.config.method, "test": self.config.test}
@@ -132,8 +137,7 @@ class Context:
         # the result's own notes too (boundary estimates, dropped predictors): not every one
         # is issued as a Python warning, and none may be hidden from the report
         for msg in [str(w.message) for w in caught] + list(getattr(res, "warnings", [])):
-            if msg not in self.warnings:
-                self.warnings.append(msg)
+            self.add_warning(msg)
         return res
 
     @cached_property
@@ -190,8 +194,7 @@ class Context:
             )
         rob = self.multilevel.robust(cluster=cl, adjust=self.config.robust_adjust)
         for msg in rob.warnings:  # e.g. too few clusters for a reliable robust test
-            if msg not in self.warnings:
-                self.warnings.append(msg)
+            self.add_warning(msg)
         return rob
 
     # ------------------------------------------------------------ figures
